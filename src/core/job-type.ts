@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/** Job type names become parts of Batch job names and resource names: keep them short and DNS-like. */
+export const JobTypeNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'lowercase letters, digits and hyphens, starting with a letter, at most 40');
+
+export const QueueNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/);
+
+/** Which exit codes an application failure may be retried on. */
+export const RetrySpecSchema = z
+  .object({
+    /** Total attempts including the first (1 = never retry). */
+    attempts: z.number().int().min(1).max(20).default(3),
+    /** Backoff scale in seconds for the first retry (full jitter, exponential). */
+    baseDelaySeconds: z.number().min(0).max(3600).default(10),
+    /** Upper bound of one backoff delay in seconds. */
+    maxDelaySeconds: z.number().min(0).max(86_400).default(900),
+    /** Exit codes never retried (e.g. bad input). Wins over `retryableExitCodes`. */
+    nonRetryableExitCodes: z.array(z.number().int()).default([]),
+    /** When set, only these exit codes are retried; otherwise every non-zero code not listed as non-retryable is. */
+    retryableExitCodes: z.array(z.number().int()).optional(),
+  })
+  .strict();
+export type RetrySpec = z.infer<typeof RetrySpecSchema>;
+
+/**
+ * A job type as the runtime sees it: plain data, serializable to JSON (the params schema is JSON Schema), so
+ * the same catalog drives the CDK stack, the Lambdas (bundled in) and the local service.
+ */
+export const JobTypeSpecSchema = z
+  .object({
+    name: JobTypeNameSchema,
+    description: z.string().max(500).default(''),
+    /** Container image for AWS Batch. */
+    image: z.string().min(1),
+    /** Container command (exec form). The job's params arrive as JSON in `OFFPEAK_PARAMS`. */
+    command: z.array(z.string()).min(1),
+    /** Command for the local executor (runs as a child process); defaults to `command`. */
+    localCommand: z.array(z.string()).min(1).optional(),
+    vcpu: z.number().positive().max(192).default(0.25),
+    memoryMiB: z.number().int().min(128).default(512),
+    gpu: z.number().int().min(0).max(8).default(0),
+    timeoutSeconds: z.number().int().min(60).max(14 * 86_400).default(3600),
+    retry: RetrySpecSchema.default(RetrySpecSchema.parse({})),
+    /** Named queue the job waits in (see the queue catalog). */
+    queue: QueueNameSchema.default('normal'),
+    /** Default priority inside the queue, 0..1000, higher first. */
+    priority: z.number().int().min(0).max(1000).default(500),
+    /** JSON Schema (draft 2020-12) of `params`. */
+    paramsSchema: z.record(z.string(), z.unknown()).default({ type: 'object' }),
+    /** Plain environment variables for the container (no secrets here). */
+    environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    /** Environment variable name → Secrets Manager ARN, injected by Batch at start. */
+    secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().startsWith('arn:')).default({}),
+  })
+  .strict();
+export type JobTypeSpec = z.infer<typeof JobTypeSpecSchema>;
+export type JobTypeSpecInput = z.input<typeof JobTypeSpecSchema>;
+
+/**
+ * Authoring form of a job type: like {@link JobTypeSpec}, but `params` is a zod schema so job authors get types.
+ *
+ * @example
+ * defineJobType({ name: 'hello', image: 'public.ecr.aws/docker/library/busybox:stable',
+ *   command: ['sh', '-c', 'echo "hello $OFFPEAK_PARAMS"'], params: z.object({ name: z.string() }) })
+ */
+export interface JobTypeDefinition<P extends z.ZodType = z.ZodType>
+  extends Omit<JobTypeSpecInput, 'paramsSchema'> {
+  readonly params?: P;
+}
+
+/** Identity helper that keeps the params type; validate with {@link toJobTypeSpec}. */
+export function defineJobType<P extends z.ZodType>(definition: JobTypeDefinition<P>): JobTypeDefinition<P> {
+  return definition;
+}
+
+/** Converts an authored job type into its serializable spec (params → JSON Schema), validating it. */
+export function toJobTypeSpec(definition: JobTypeDefinition): JobTypeSpec {
+  const { params, ...rest } = definition;
+  const paramsSchema = params
+    ? (z.toJSONSchema(params, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>)
+    : { type: 'object' };
+  return JobTypeSpecSchema.parse({ ...rest, paramsSchema });
+}
+
+/**
+ * A content hash of everything that defines how a job of this type runs. Stored on every job, with the Batch job
+ * definition revision, so any past run can be reproduced and compared.
+ */
+export function jobTypeVersion(spec: JobTypeSpec): string {
+  return createHash('sha256').update(stableStringify(spec)).digest('hex').slice(0, 16);
+}
+
+/** JSON.stringify with object keys sorted, so equal values hash equally. */
+export function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

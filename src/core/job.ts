@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import type { SerializedError } from './errors.js';
+import { JobState, jobStates } from './job-state.js';
+import { JobTypeNameSchema, QueueNameSchema } from './job-type.js';
+import { assertTransition } from './state-machine.js';
+
+export const TriggerKind = {
+  Api: 'api',
+  Queue: 'queue',
+  Schedule: 'schedule',
+  S3: 's3',
+  Webhook: 'webhook',
+  Event: 'event',
+  Retry: 'retry',
+} as const;
+export type TriggerKind = (typeof TriggerKind)[keyof typeof TriggerKind];
+
+/** Where a job came from. */
+export const TriggerSchema = z.object({
+  kind: z.enum(Object.values(TriggerKind) as [TriggerKind, ...TriggerKind[]]),
+  /** e.g. the API route, a queue ARN, a schedule id, an S3 URI. */
+  source: z.string().max(2048).optional(),
+  /** Who caused it: an IAM principal ARN, a GitHub sender, … */
+  actor: z.string().max(2048).optional(),
+});
+export type Trigger = z.infer<typeof TriggerSchema>;
+
+const SerializedErrorSchema: z.ZodType<SerializedError> = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    message: z.string(),
+    code: z.string().optional(),
+    cause: SerializedErrorSchema.optional(),
+  }),
+);
+
+/** Exactly what a job ran with, so any past run can be reproduced. */
+export const RunSpecSchema = z.object({
+  /** Content hash of the job type spec (see `jobTypeVersion`). */
+  typeVersion: z.string(),
+  /** Batch job definition ARN with its revision (or `local:<type>` for the local executor). */
+  jobDefinition: z.string(),
+  image: z.string(),
+  command: z.array(z.string()),
+});
+export type RunSpec = z.infer<typeof RunSpecSchema>;
+
+/** One execution attempt of a job. */
+export const AttemptSchema = z.object({
+  attempt: z.number().int().min(1),
+  executorJobId: z.string().optional(),
+  submittedAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  stoppedAt: z.string().optional(),
+  exitCode: z.number().int().optional(),
+  statusReason: z.string().optional(),
+  logStream: z.string().optional(),
+  outcome: z.enum(['SUCCEEDED', 'FAILED', 'CANCELLED']).optional(),
+});
+export type Attempt = z.infer<typeof AttemptSchema>;
+
+export const StateChangeSchema = z.object({
+  state: z.enum(jobStates as [JobState, ...JobState[]]),
+  at: z.string(),
+  reason: z.string().optional(),
+});
+export type StateChange = z.infer<typeof StateChangeSchema>;
+
+/** One run of a job type, as stored and as returned by the API. */
+export const JobSchema = z.object({
+  id: z.string(),
+  type: JobTypeNameSchema,
+  queue: QueueNameSchema,
+  priority: z.number().int().min(0).max(1000),
+  params: z.record(z.string(), z.unknown()),
+  idempotencyKey: z.string().optional(),
+  trigger: TriggerSchema,
+  dependsOn: z.array(z.string()).default([]),
+  state: z.enum(jobStates as [JobState, ...JobState[]]),
+  /** Attempt number of the current or last execution (0 before the first submit). */
+  attempt: z.number().int().min(0),
+  maxAttempts: z.number().int().min(1),
+  /** The current attempt's executor (Batch) job id. */
+  executorJobId: z.string().optional(),
+  runSpec: RunSpecSchema.optional(),
+  attempts: z.array(AttemptSchema).default([]),
+  history: z.array(StateChangeSchema).default([]),
+  /** When RETRY_WAIT ends. */
+  retryAt: z.string().optional(),
+  /** True while the job holds a concurrency slot of its queue. */
+  holdsSlot: z.boolean().default(false),
+  cancelRequested: z.boolean().optional(),
+  exitCode: z.number().int().optional(),
+  statusReason: z.string().optional(),
+  error: SerializedErrorSchema.optional(),
+  outputUri: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  /** When the job entered its current state. */
+  stateChangedAt: z.string(),
+  finishedAt: z.string().optional(),
+  /** Optimistic-concurrency version, incremented by every write. */
+  version: z.number().int().min(0),
+});
+export type Job = z.infer<typeof JobSchema>;
+
+/** Fields a transition may change besides the state. */
+export type JobPatch = Partial<
+  Omit<Job, 'id' | 'type' | 'state' | 'createdAt' | 'version' | 'history' | 'stateChangedAt'>
+>;
+
+/** At most this many state changes are kept on the job item (the oldest are dropped). */
+export const MAX_HISTORY = 50;
+
+/**
+ * The next version of `job` in state `to`, checked against the transition table. Pure: the store writes it
+ * conditionally on `job.version`.
+ *
+ * @throws ConflictError `IllegalTransition`
+ */
+export function transitionJob(job: Job, to: JobState, at: Date, patch: JobPatch = {}, reason?: string): Job {
+  assertTransition(job.state, to);
+  const now = at.toISOString();
+  const history = [...job.history, { state: to, at: now, ...(reason ? { reason } : {}) }].slice(-MAX_HISTORY);
+  const terminal = to === JobState.Succeeded || to === JobState.Failed || to === JobState.Cancelled || to === JobState.Skipped;
+  return {
+    ...job,
+    ...patch,
+    state: to,
+    history,
+    updatedAt: now,
+    stateChangedAt: now,
+    ...(terminal ? { finishedAt: now } : {}),
+  };
+}
+
+/** Updates non-state fields (e.g. recording an attempt's start) with the same bookkeeping. */
+export function patchJob(job: Job, at: Date, patch: JobPatch): Job {
+  return { ...job, ...patch, updatedAt: at.toISOString() };
+}
+
+/** Replaces (or appends) the attempt record numbered `attempt.attempt`. */
+export function withAttempt(job: Job, attempt: Attempt): Attempt[] {
+  const others = job.attempts.filter((a) => a.attempt !== attempt.attempt);
+  const existing = job.attempts.find((a) => a.attempt === attempt.attempt);
+  return [...others, { ...existing, ...attempt }].sort((a, b) => a.attempt - b.attempt);
+}

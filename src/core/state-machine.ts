@@ -1,0 +1,38 @@
+import { ConflictError } from './errors.js';
+import { JobState } from './job-state.js';
+
+const S = JobState;
+
+/**
+ * The one transition table every writer goes through. A transition not listed here is a bug or a stale event,
+ * never something to write. Self-transitions are not listed: writers treat "already there" as a no-op.
+ */
+export const transitions: Readonly<Record<JobState, readonly JobState[]>> = {
+  // Dependencies finish → released; an upstream failure skips it; users may cancel.
+  [S.Waiting]: [S.Queued, S.Skipped, S.Cancelled],
+  // The dispatcher claims it (SUBMITTING) or a user cancels.
+  [S.Queued]: [S.Submitting, S.Cancelled],
+  // Submit recorded (SUBMITTED); no slot or a transient submit error puts it back (QUEUED);
+  // a permanent submit error fails it; a cancel may arrive mid-submit.
+  [S.Submitting]: [S.Submitted, S.Queued, S.Failed, S.Cancelled],
+  // Batch reports progress or an outcome; events may skip RUNNING when they are lost or late.
+  [S.Submitted]: [S.Running, S.Succeeded, S.Failed, S.RetryWait, S.Cancelled, S.Queued],
+  [S.Running]: [S.Succeeded, S.Failed, S.RetryWait, S.Cancelled],
+  // Backoff over: back in the queue; or cancelled while waiting.
+  [S.RetryWait]: [S.Queued, S.Cancelled],
+  [S.Succeeded]: [],
+  [S.Failed]: [],
+  [S.Cancelled]: [],
+  [S.Skipped]: [],
+};
+
+export function canTransition(from: JobState, to: JobState): boolean {
+  return transitions[from].includes(to);
+}
+
+/** @throws ConflictError `IllegalTransition` when the table does not allow `from → to`. */
+export function assertTransition(from: JobState, to: JobState): void {
+  if (!canTransition(from, to)) {
+    throw new ConflictError('IllegalTransition', `A job cannot go from ${from} to ${to}`, { details: { from, to } });
+  }
+}

@@ -1,0 +1,19 @@
+/** Metadata of a stored object. */
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  readonly etag?: string;
+  readonly lastModified?: Date;
+}
+
+/** The Offpeak bucket (inputs, manifests, outputs, checkpoints, large payloads). Keys are relative to it. */
+export interface ObjectStore {
+  /** `s3://bucket/key` of a key in this store. */
+  uri(key: string): string;
+  put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
+  /** @returns undefined when the object does not exist. */
+  getText(key: string): Promise<string | undefined>;
+  /** @returns undefined when the object does not exist. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  list(prefix: string): Promise<ObjectInfo[]>;
+}

@@ -1,0 +1,12 @@
+/** Options of one message. */
+export interface SendOptions {
+  /** Delivery delay in seconds (SQS allows 0..900). */
+  readonly delaySeconds?: number;
+}
+
+/** A message queue that one consumer (a Lambda or a local poller) drains. Bound to one queue. */
+export interface Queue {
+  send(body: unknown, options?: SendOptions): Promise<void>;
+  /** Sends many messages; implementations batch them. */
+  sendMany(bodies: readonly unknown[]): Promise<void>;
+}
