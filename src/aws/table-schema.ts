@@ -1,0 +1,43 @@
+/**
+ * The single DynamoDB table's key schema, shared by the CDK stack, the local resource bootstrap and the adapter,
+ * so the three cannot drift. All attributes are strings; `expiresAt` (epoch seconds) is the TTL attribute.
+ *
+ * Items:
+ * - job:               pk `JOB#<id>`             sk `JOB`
+ * - idempotency key:   pk `IDEM#<key>`           sk `IDEM`        (expiresAt = retention)
+ * - slot counter:      pk `SLOTS#<counter>`      sk `SLOTS`       (attributes `used`, `version`)
+ * - dependency edge:   pk `DEPS#<dependencyId>`  sk `<dependentId>`
+ */
+export const TableKeys = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** Global secondary indexes: name, partition key and sort key attribute names. All project ALL. */
+export const TableIndexes = {
+  /** Sparse: only QUEUED jobs carry gsi1pk `QUEUE#<queue>`; gsi1sk orders dispatch (priority, then FIFO/LIFO). */
+  queue: { name: 'queue-index', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  /** gsi2pk `STATE#<state>`, gsi2sk `<stateChangedAt ISO>#<id>`: jobs by state, oldest first. */
+  state: { name: 'state-index', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  /** gsi3pk `TYPE#<type>`, gsi3sk `<id>`: jobs by type, by creation time. */
+  type: { name: 'type-index', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
+  /** gsi4pk `CREATED#<yyyy-mm>`, gsi4sk `<id>`: all jobs by creation month, so listing never scans. */
+  created: { name: 'created-index', partitionKey: 'gsi4pk', sortKey: 'gsi4sk' },
+} as const;
+
+/** Environment variables that carry resource names to the Lambdas (and to the local service). */
+export const EnvVars = {
+  table: 'OFFPEAK_TABLE',
+  bucket: 'OFFPEAK_BUCKET',
+  intakeQueueUrl: 'OFFPEAK_INTAKE_QUEUE_URL',
+  dispatchQueueUrl: 'OFFPEAK_DISPATCH_QUEUE_URL',
+  eventsQueueUrl: 'OFFPEAK_EVENTS_QUEUE_URL',
+  eventBusName: 'OFFPEAK_EVENT_BUS_NAME',
+  /** JSON object: Offpeak queue name → Batch job queue ARN. */
+  jobQueues: 'OFFPEAK_JOB_QUEUES',
+  /** JSON object: job type name → Batch job definition ARN (with revision). */
+  jobDefinitions: 'OFFPEAK_JOB_DEFINITIONS',
+  /** JSON catalog, for tests and tools; Lambdas get the catalog bundled in at build time instead. */
+  catalog: 'OFFPEAK_CATALOG',
+} as const;
