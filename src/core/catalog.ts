@@ -11,8 +11,10 @@ import {
 } from './job-type.js';
 import { defaultQueues, type QueueSpec, type QueueSpecInput, QueueSpecSchema } from './queue-spec.js';
 
-// ajv-formats is CommonJS with a default export; under NodeNext the default arrives wrapped.
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+// ajv-formats is CommonJS with `exports.default`; under NodeNext the callable arrives as `.default`.
+type AddFormats = (ajv: Ajv2020) => Ajv2020;
+const addFormats: AddFormats =
+  (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
 /** The serializable catalog: every job type and queue. Bundled into the Lambdas; loaded by the local service. */
 export const CatalogDataSchema = z
@@ -143,11 +145,8 @@ export class Catalog {
   /** Validates params against the type's JSON Schema. @throws ValidationError `InvalidParams` with each issue. */
   validateParams(typeName: string, params: unknown): void {
     const type = this.jobType(typeName);
-    let validate = this.#validators.get(typeName);
-    if (!validate) {
-      validate = this.#ajv.compile(type.paramsSchema);
-      this.#validators.set(typeName, validate);
-    }
+    const validate = this.#validators.get(typeName) ?? this.#ajv.compile(type.paramsSchema);
+    this.#validators.set(typeName, validate);
     if (!validate(params)) {
       throw new ValidationError('InvalidParams', `params do not match the schema of job type "${typeName}"`, {
         details: (validate.errors ?? []).map(describeAjvError),

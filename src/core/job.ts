@@ -87,8 +87,15 @@ export const JobSchema = z.object({
   history: z.array(StateChangeSchema).default([]),
   /** When RETRY_WAIT ends. */
   retryAt: z.string().optional(),
-  /** True while the job holds a concurrency slot of its queue. */
+  /** True while the job holds (or is taking) a concurrency slot of its queue. */
   holdsSlot: z.boolean().default(false),
+  /**
+   * Completion effects (slot release, event, dependents, retry release) still to run after the state write that
+   * made them due. Cleared by the write that follows them; re-run by a redelivered message or the reconciler.
+   */
+  effectsPending: z.boolean().optional(),
+  /** The slot given up by the last state write still has to be returned to its counter. */
+  slotReleasePending: z.boolean().optional(),
   cancelRequested: z.boolean().optional(),
   exitCode: z.number().int().optional(),
   statusReason: z.string().optional(),

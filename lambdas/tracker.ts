@@ -1,0 +1,30 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BatchJobStateChangeSchema, toExecutorJob } from '../src/core/batch-event.js';
+import type { OffpeakDeps } from '../src/core/deps.js';
+import { applyExecutorUpdate } from '../src/core/services/track.js';
+import { logger } from './shared/logger.js';
+import { lambdaDeps } from './shared/runtime.js';
+import { sqsConsumer } from './shared/sqs.js';
+
+/**
+ * Tracker Lambda: Batch "Job State Change" events (EventBridge rule → events queue) move jobs through their
+ * states. Records are applied in order; duplicates and stale events are no-ops by the transition table.
+ */
+export function createTrackerHandler(getDeps: () => OffpeakDeps) {
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(
+      sqsConsumer(getDeps, {
+        schema: BatchJobStateChangeSchema,
+        sequential: true,
+        handle: async (event, record, deps) => {
+          const outcome = await applyExecutorUpdate(deps, toExecutorJob(event));
+          deps.log.debug('State change applied', { messageId: record.messageId, ...outcome });
+        },
+      }),
+    );
+}
+
+export const handler = createTrackerHandler(lambdaDeps);

@@ -1,0 +1,88 @@
+import type { OffpeakDeps } from '../deps.js';
+import type { Job } from '../job.js';
+import { isTerminal, JobState } from '../job-state.js';
+import { OffpeakEventType, type OffpeakEvent } from '../../ports/event-bus.js';
+import { patchJob } from '../job.js';
+import { resolveDependents } from './dependencies.js';
+import { queueSlotCounter } from './slots.js';
+import { updateJobWith } from './update-job.js';
+
+/** SQS's longest message delay; longer retry waits are re-armed by the reconciler. */
+export const MAX_DELAY_SECONDS = 900;
+
+const eventTypeByState: Partial<Record<JobState, OffpeakEventType>> = {
+  [JobState.Succeeded]: OffpeakEventType.JobSucceeded,
+  [JobState.Failed]: OffpeakEventType.JobFailed,
+  [JobState.Cancelled]: OffpeakEventType.JobCancelled,
+  [JobState.Skipped]: OffpeakEventType.JobSkipped,
+  [JobState.RetryWait]: OffpeakEventType.JobRetrying,
+};
+
+/**
+ * Marks a job whose next state has effects to run (terminal or RETRY_WAIT): the slot it held must be returned and
+ * the effects are pending. Use on the patch of the transition that makes them due.
+ */
+export function completionPatch(job: Job): Pick<Job, 'holdsSlot' | 'effectsPending' | 'slotReleasePending'> {
+  return { holdsSlot: false, effectsPending: true, slotReleasePending: job.holdsSlot || job.slotReleasePending === true };
+}
+
+/**
+ * Runs the effects of a job's arrival in a terminal state or RETRY_WAIT, then clears `effectsPending`.
+ * Safe to run again (a redelivered message, the reconciler): each effect is idempotent or harmless twice, except
+ * the slot release, which the reconciler's recount corrects if a crash repeats it.
+ */
+export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise<Job> {
+  if (!job.effectsPending) return job;
+  if (job.slotReleasePending) await deps.store.releaseSlot(queueSlotCounter(job.queue));
+
+  const detailType = eventTypeByState[job.state];
+  if (detailType) await deps.events.publish([jobEvent(detailType, job)]);
+
+  if (job.state === JobState.RetryWait && job.retryAt) {
+    const delayMs = Date.parse(job.retryAt) - deps.clock.now().getTime();
+    await deps.dispatchQueue.send(
+      { kind: 'retry-release', jobId: job.id },
+      { delaySeconds: clampDelaySeconds(delayMs) },
+    );
+  }
+  if (isTerminal(job.state)) await resolveDependents(deps, job);
+  // A slot came free (or a dependent was released): let the dispatcher fill it now rather than at its next tick.
+  await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });
+
+  const outcome = await updateJobWith(deps, job.id, (current) =>
+    current.effectsPending && current.state === job.state
+      ? patchJob(current, deps.clock.now(), { effectsPending: false, slotReleasePending: false })
+      : undefined,
+  );
+  deps.log.info('Completion effects done', { jobId: job.id, state: job.state });
+  return outcome.changed ? outcome.after : outcome.job;
+}
+
+export function clampDelaySeconds(delayMs: number): number {
+  return Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(delayMs / 1000)));
+}
+
+/** The event published for a job: a summary, small enough for EventBridge's 256 KB limit. */
+export function jobEvent(detailType: OffpeakEventType, job: Job): OffpeakEvent {
+  return {
+    detailType,
+    resources: [job.id],
+    detail: {
+      jobId: job.id,
+      type: job.type,
+      queue: job.queue,
+      state: job.state,
+      attempt: job.attempt,
+      maxAttempts: job.maxAttempts,
+      trigger: job.trigger,
+      ...(job.idempotencyKey ? { idempotencyKey: job.idempotencyKey } : {}),
+      ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
+      ...(job.statusReason ? { statusReason: job.statusReason } : {}),
+      ...(job.error ? { error: job.error } : {}),
+      ...(job.retryAt ? { retryAt: job.retryAt } : {}),
+      ...(job.outputUri ? { outputUri: job.outputUri } : {}),
+      createdAt: job.createdAt,
+      ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
+    },
+  };
+}
