@@ -33,6 +33,7 @@ export interface ReconcileSummary {
 }
 
 const PAGE = 100;
+const END_OF_TIME = new Date('9999-12-31T23:59:59.999Z');
 
 /**
  * Finds jobs stuck in a state longer than they should be and repairs them from the sources of truth (the job store
@@ -172,7 +173,8 @@ export async function recountSlots(deps: OffpeakDeps): Promise<number> {
 }
 
 async function allInState(deps: OffpeakDeps, state: JobState): Promise<Job[]> {
-  // Active jobs are bounded by the queues' concurrency limits, so reading them all is cheap.
-  return deps.store.jobsInStateSince(state, new Date(8.64e15), 10_000);
+  // Active jobs are bounded by the queues' concurrency limits, so reading them all is cheap. (The bound is a
+  // four-digit year on purpose: index keys are ISO strings, and a six-digit year would sort before them.)
+  return deps.store.jobsInStateSince(state, END_OF_TIME, 10_000);
 }
 

@@ -1,0 +1,135 @@
+import { ConcurrentUpdateError, ValidationError } from '../../../src/core/errors.js';
+import type { Job } from '../../../src/core/job.js';
+import { JobState } from '../../../src/core/job-state.js';
+import type { IdempotencyClaim, JobStore, ListJobsQuery, Page } from '../../../src/ports/job-store.js';
+
+/**
+ * An in-memory JobStore with the same guarantees as the DynamoDB adapter (conditional writes, version checks,
+ * bounded slots), for fast unit tests of the core services. Copies on the way in and out, like a real store.
+ */
+export class MemoryJobStore implements JobStore {
+  readonly jobs = new Map<string, Job>();
+  readonly keys = new Map<string, { jobId: string; expiresAt: number }>();
+  readonly slots = new Map<string, { used: number; version: number }>();
+  readonly edges = new Map<string, Set<string>>();
+  /** Counts of each write, to assert costs. */
+  readonly writes = { job: 0, slot: 0 };
+
+  constructor(
+    private readonly now: () => Date = () => new Date(),
+    private readonly queueOrder: (queue: string) => 'fifo' | 'lifo' = () => 'fifo',
+  ) {}
+
+  async claimIdempotencyKey(key: string, jobId: string, expiresAt: Date): Promise<IdempotencyClaim> {
+    const existing = this.keys.get(key);
+    if (existing && existing.expiresAt > this.now().getTime()) return { claimed: false, jobId: existing.jobId };
+    this.keys.set(key, { jobId, expiresAt: expiresAt.getTime() });
+    return { claimed: true };
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<boolean> {
+    return this.keys.delete(key);
+  }
+
+  async createJob(job: Job): Promise<boolean> {
+    if (this.jobs.has(job.id)) return false;
+    this.writes.job++;
+    this.jobs.set(job.id, structuredClone({ ...job, version: 0 }));
+    return true;
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    const job = this.jobs.get(id);
+    return job ? structuredClone(job) : undefined;
+  }
+
+  async getJobs(ids: readonly string[]): Promise<Job[]> {
+    return ids.flatMap((id) => {
+      const job = this.jobs.get(id);
+      return job ? [structuredClone(job)] : [];
+    });
+  }
+
+  async updateJob(next: Job, expectedVersion: number): Promise<Job> {
+    const current = this.jobs.get(next.id);
+    if (!current || current.version !== expectedVersion) {
+      throw new ConcurrentUpdateError('ConcurrentUpdate', `Job ${next.id} changed (expected v${expectedVersion})`);
+    }
+    this.writes.job++;
+    const stored = structuredClone(dropUndefined({ ...next, version: expectedVersion + 1 }));
+    this.jobs.set(next.id, stored);
+    return structuredClone(stored);
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<Page<Job>> {
+    const all = [...this.jobs.values()]
+      .filter((j) => (!query.state || j.state === query.state) && (!query.type || j.type === query.type))
+      .sort((a, b) => (a.id < b.id ? 1 : -1));
+    let start = 0;
+    if (query.cursor) {
+      start = all.findIndex((j) => j.id < query.cursor!);
+      if (start < 0 && !/^[0-9A-Z]{26}$/.test(query.cursor)) throw new ValidationError('InvalidCursor', 'bad cursor');
+      if (start < 0) start = all.length;
+    }
+    const items = all.slice(start, start + query.limit);
+    const last = items.at(-1);
+    return { items: structuredClone(items), ...(start + query.limit < all.length && last ? { cursor: last.id } : {}) };
+  }
+
+  async queuedJobs(queue: string, limit: number): Promise<Job[]> {
+    const lifo = this.queueOrder(queue) === 'lifo';
+    return [...this.jobs.values()]
+      .filter((j) => j.state === JobState.Queued && j.queue === queue)
+      .sort((a, b) => b.priority - a.priority || (a.id < b.id ? (lifo ? 1 : -1) : lifo ? -1 : 1))
+      .slice(0, limit)
+      .map((j) => structuredClone(j));
+  }
+
+  async jobsInStateSince(state: JobState, before: Date, limit: number): Promise<Job[]> {
+    return [...this.jobs.values()]
+      .filter((j) => j.state === state && j.stateChangedAt < before.toISOString())
+      .sort((a, b) => (`${a.stateChangedAt}#${a.id}` < `${b.stateChangedAt}#${b.id}` ? -1 : 1))
+      .slice(0, limit)
+      .map((j) => structuredClone(j));
+  }
+
+  async acquireSlot(counter: string, limit: number): Promise<boolean> {
+    const slot = this.slots.get(counter) ?? { used: 0, version: 0 };
+    if (slot.used >= limit) return false;
+    this.writes.slot++;
+    this.slots.set(counter, { used: slot.used + 1, version: slot.version + 1 });
+    return true;
+  }
+
+  async releaseSlot(counter: string): Promise<void> {
+    const slot = this.slots.get(counter);
+    if (!slot || slot.used <= 0) return;
+    this.writes.slot++;
+    this.slots.set(counter, { used: slot.used - 1, version: slot.version + 1 });
+  }
+
+  async slotUsage(counter: string): Promise<{ used: number; version: number }> {
+    return { ...(this.slots.get(counter) ?? { used: 0, version: 0 }) };
+  }
+
+  async resetSlots(counter: string, used: number, expectedVersion: number): Promise<boolean> {
+    const slot = this.slots.get(counter) ?? { used: 0, version: 0 };
+    if (slot.version !== expectedVersion) return false;
+    this.slots.set(counter, { used, version: slot.version + 1 });
+    return true;
+  }
+
+  async addDependent(dependencyId: string, dependentId: string): Promise<void> {
+    const set = this.edges.get(dependencyId) ?? new Set<string>();
+    set.add(dependentId);
+    this.edges.set(dependencyId, set);
+  }
+
+  async dependentsOf(dependencyId: string): Promise<string[]> {
+    return [...(this.edges.get(dependencyId) ?? [])];
+  }
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
