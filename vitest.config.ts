@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 // One vitest project per test tier (design §8): `npm test` runs them all, `npx vitest --project unit` one.
 export default defineConfig({
   test: {
-    reporters: process.env.CI ? ['default'] : ['default'],
+    // Handlers log JSON through Powertools; tests assert on behaviour, so keep their output readable.
+    env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
       {
