@@ -3,4 +3,7 @@ import { defaultQueues } from '../src/core/queue-spec.js';
 import { exampleJobTypes } from './job-types.js';
 
 /** The catalog this repository deploys (bin/offpeak.ts) and runs locally (`npm start`). */
-export const catalogData: CatalogData = buildCatalogData({ jobTypes: exampleJobTypes, queues: defaultQueues });
+export const catalogData: CatalogData = buildCatalogData({
+  jobTypes: exampleJobTypes,
+  queues: defaultQueues,
+});

@@ -23,10 +23,15 @@ export const apiRoutes = [
 ] as const;
 
 type Route = (typeof apiRoutes)[number];
-type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string } ? `${M} ${P}` : never;
+type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string }
+  ? `${M} ${P}`
+  : never;
 /** `METHOD /path` as API Gateway's `routeKey` spells it. */
 export type RouteKey = KeyOf<Route>;
-type RouteHandler = (event: APIGatewayProxyEventV2, deps: OffpeakDeps) => Promise<APIGatewayProxyStructuredResultV2>;
+type RouteHandler = (
+  event: APIGatewayProxyEventV2,
+  deps: OffpeakDeps,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const routes: Record<RouteKey, RouteHandler> = {
   'POST /jobs': async (event, deps) => {
@@ -35,7 +40,12 @@ const routes: Record<RouteKey, RouteHandler> = {
     return json(created ? 201 : 200, job, created ? { location: `/jobs/${job.id}` } : {});
   },
   'GET /jobs': async (event, deps) => {
-    const query = parseWith(ListJobsRequestSchema, event.queryStringParameters ?? {}, 'InvalidQuery', 'Query is invalid');
+    const query = parseWith(
+      ListJobsRequestSchema,
+      event.queryStringParameters ?? {},
+      'InvalidQuery',
+      'Query is invalid',
+    );
     const page = await deps.store.listJobs(query);
     return json(200, { items: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) });
   },
@@ -66,7 +76,8 @@ const routes: Record<RouteKey, RouteHandler> = {
 };
 
 async function requireJob(deps: OffpeakDeps, id: string | undefined): Promise<Job> {
-  if (!id || !isJobId(id)) throw new ValidationError('InvalidJobId', `"${id ?? ''}" is not a job id (a 26-character ULID)`);
+  if (!id || !isJobId(id))
+    throw new ValidationError('InvalidJobId', `"${id ?? ''}" is not a job id (a 26-character ULID)`);
   const job = await deps.store.getJob(id);
   if (!job) throw new NotFoundError('JobNotFound', `No job with id ${id}`);
   return job;
@@ -89,7 +100,10 @@ export function createApiHandler(getDeps: () => OffpeakDeps) {
     .handler(async (event) => {
       const route = routes[event.routeKey as RouteKey];
       if (!route) {
-        throw new NotFoundError('RouteNotFound', `No route ${event.requestContext.http.method} ${event.rawPath}`);
+        throw new NotFoundError(
+          'RouteNotFound',
+          `No route ${event.requestContext.http.method} ${event.rawPath}`,
+        );
       }
       return route(event, getDeps());
     });

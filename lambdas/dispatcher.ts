@@ -3,7 +3,12 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { OffpeakDeps } from '../src/core/deps.js';
 import { DispatchMessageSchema } from '../src/core/requests.js';
-import { type DispatchSummary, dispatchAll, dispatchQueue, releaseRetry } from '../src/core/services/dispatch.js';
+import {
+  type DispatchSummary,
+  dispatchAll,
+  dispatchQueue,
+  releaseRetry,
+} from '../src/core/services/dispatch.js';
 import { logger } from './shared/logger.js';
 import { lambdaDeps } from './shared/runtime.js';
 import { sqsConsumer } from './shared/sqs.js';
@@ -19,7 +24,12 @@ interface ScheduledEvent {
  * dispatch queue, and by a one-minute schedule. Many nudges in one batch cost one pass per queue.
  */
 export function createDispatcherHandler(getDeps: () => OffpeakDeps) {
-  return middy<SQSEvent | ScheduledEvent, SQSBatchResponse | { summaries: DispatchSummary[] }, Error, Context>()
+  return middy<
+    SQSEvent | ScheduledEvent,
+    SQSBatchResponse | { summaries: DispatchSummary[] },
+    Error,
+    Context
+  >()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event) => {
       const deps = getDeps();

@@ -2,7 +2,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { Log } from '../../src/core/deps.js';
-import { ErrorKind, OffpeakError, ValidationError, serializeError } from '../../src/core/errors.js';
+import { ErrorKind, OffpeakError, serializeError, ValidationError } from '../../src/core/errors.js';
 
 /** Largest accepted request body (decoded). Larger bodies get 413; put big payloads in S3 and pass a reference. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -14,7 +14,11 @@ export interface ErrorBody {
   readonly details?: unknown;
 }
 
-export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+export function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
@@ -49,15 +53,24 @@ export function errorResponse(error: unknown, log: Log): APIGatewayProxyStructur
     }
     if (error.kind === ErrorKind.Retryable) {
       log.warn('Request failed with a transient error', { error: serializeError(error) });
-      return json(503, { error: error.code, message: 'Temporarily unavailable; retry with backoff.' }, { 'retry-after': '1' });
+      return json(
+        503,
+        { error: error.code, message: 'Temporarily unavailable; retry with backoff.' },
+        { 'retry-after': '1' },
+      );
     }
   }
   log.error('Unhandled error', { error: serializeError(error) });
-  return json(500, { error: 'InternalError', message: 'The request could not be completed; it is safe to retry.' });
+  return json(500, {
+    error: 'InternalError',
+    message: 'The request could not be completed; it is safe to retry.',
+  });
 }
 
 /** Middy middleware: turns thrown errors into JSON error responses. */
-export function httpErrors(log: () => Log): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+export function httpErrors(
+  log: () => Log,
+): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   return {
     onError: async (request) => {
       request.response = errorResponse(request.error, log());
@@ -70,7 +83,10 @@ export function bodyText(event: APIGatewayProxyEventV2): string {
   const raw = event.body ?? '';
   const buffer = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (buffer.byteLength > MAX_BODY_BYTES) {
-    throw new ValidationError('PayloadTooLarge', `Request body is ${buffer.byteLength} bytes; the limit is ${MAX_BODY_BYTES}`);
+    throw new ValidationError(
+      'PayloadTooLarge',
+      `Request body is ${buffer.byteLength} bytes; the limit is ${MAX_BODY_BYTES}`,
+    );
   }
   return buffer.toString('utf8');
 }
@@ -87,14 +103,22 @@ export function parseJsonBody<S extends z.ZodType>(event: APIGatewayProxyEventV2
     try {
       data = JSON.parse(text);
     } catch (error) {
-      throw new ValidationError('MalformedJson', `Request body is not valid JSON: ${(error as Error).message}`);
+      throw new ValidationError(
+        'MalformedJson',
+        `Request body is not valid JSON: ${(error as Error).message}`,
+      );
     }
   }
   return parseWith(schema, data, 'InvalidRequest', 'Request body is invalid');
 }
 
 /** Validates `data` with `schema`; failures become a ValidationError listing every issue by path. */
-export function parseWith<S extends z.ZodType>(schema: S, data: unknown, code: string, message: string): z.infer<S> {
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  data: unknown,
+  code: string,
+  message: string,
+): z.infer<S> {
   const result = schema.safeParse(data);
   if (!result.success) {
     throw new ValidationError(code, `${message}: ${z.prettifyError(result.error).replaceAll('\n', ' ')}`, {
@@ -106,6 +130,7 @@ export function parseWith<S extends z.ZodType>(schema: S, data: unknown, code: s
 
 export function headerValue(event: APIGatewayProxyEventV2, name: string): string | undefined {
   const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === lower) return value;
+  for (const [key, value] of Object.entries(event.headers ?? {}))
+    if (key.toLowerCase() === lower) return value;
   return undefined;
 }

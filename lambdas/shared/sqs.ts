@@ -26,7 +26,12 @@ export function sqsConsumer<S extends z.ZodType>(getDeps: () => OffpeakDeps, opt
       event,
       async (record: SQSRecord) => {
         try {
-          const message = parseWith(options.schema, parseBody(record.body), 'InvalidMessage', 'Message is invalid');
+          const message = parseWith(
+            options.schema,
+            parseBody(record.body),
+            'InvalidMessage',
+            'Message is invalid',
+          );
           await options.handle(message, record, deps);
         } catch (error) {
           deps.log.error('Message failed', {

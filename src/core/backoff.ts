@@ -13,8 +13,13 @@ export interface BackoffPolicy {
  * @param random a source of uniform numbers in [0, 1); injectable for table-driven tests.
  * @example backoffDelayMs({ baseMs: 1000, capMs: 60_000 }, 3) // somewhere in [0, 4000]
  */
-export function backoffDelayMs(policy: BackoffPolicy, retry: number, random: () => number = Math.random): number {
-  if (!Number.isInteger(retry) || retry < 1) throw new RangeError(`retry must be an integer >= 1, got ${retry}`);
+export function backoffDelayMs(
+  policy: BackoffPolicy,
+  retry: number,
+  random: () => number = Math.random,
+): number {
+  if (!Number.isInteger(retry) || retry < 1)
+    throw new RangeError(`retry must be an integer >= 1, got ${retry}`);
   const ceiling = maxBackoffDelayMs(policy, retry);
   return Math.floor(random() * (ceiling + 1));
 }

@@ -14,7 +14,8 @@ import { defaultQueues, type QueueSpec, type QueueSpecInput, QueueSpecSchema } f
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the callable arrives as `.default`.
 type AddFormats = (ajv: Ajv2020) => Ajv2020;
 const addFormats: AddFormats =
-  (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
+  (addFormatsModule as unknown as { default?: AddFormats }).default ??
+  (addFormatsModule as unknown as AddFormats);
 
 /** The serializable catalog: every job type and queue. Bundled into the Lambdas; loaded by the local service. */
 export const CatalogDataSchema = z
@@ -75,17 +76,22 @@ function catalogIssues(data: CatalogData): CatalogIssue[] {
   const issues: CatalogIssue[] = [];
   const seen = new Set<string>();
   for (const type of data.jobTypes) {
-    if (seen.has(type.name)) issues.push({ path: `jobTypes.${type.name}`, message: 'duplicate job type name' });
+    if (seen.has(type.name))
+      issues.push({ path: `jobTypes.${type.name}`, message: 'duplicate job type name' });
     seen.add(type.name);
   }
   const queueNames = new Set<string>();
   const priorities = new Map<number, string>();
   for (const queue of data.queues) {
-    if (queueNames.has(queue.name)) issues.push({ path: `queues.${queue.name}`, message: 'duplicate queue name' });
+    if (queueNames.has(queue.name))
+      issues.push({ path: `queues.${queue.name}`, message: 'duplicate queue name' });
     queueNames.add(queue.name);
     const other = priorities.get(queue.batchPriority);
     if (other !== undefined) {
-      issues.push({ path: `queues.${queue.name}`, message: `batchPriority ${queue.batchPriority} also used by ${other}` });
+      issues.push({
+        path: `queues.${queue.name}`,
+        message: `batchPriority ${queue.batchPriority} also used by ${other}`,
+      });
     }
     priorities.set(queue.batchPriority, queue.name);
   }
@@ -112,7 +118,8 @@ export class Catalog {
         details: issues,
       });
     }
-    for (const type of parsed.jobTypes) this.#types.set(type.name, { ...type, version: jobTypeVersion(type) });
+    for (const type of parsed.jobTypes)
+      this.#types.set(type.name, { ...type, version: jobTypeVersion(type) });
     for (const queue of parsed.queues) this.#queues.set(queue.name, queue);
   }
 

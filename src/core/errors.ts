@@ -57,7 +57,11 @@ export class ConflictError extends OffpeakError {
 export class RetryableError extends OffpeakError {
   readonly kind = ErrorKind.Retryable;
   readonly retryAfterMs?: number;
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: unknown; retryAfterMs?: number }) {
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; details?: unknown; retryAfterMs?: number },
+  ) {
     super(code, message, options);
     this.retryAfterMs = options?.retryAfterMs;
   }

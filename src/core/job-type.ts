@@ -4,7 +4,10 @@ import { z } from 'zod';
 /** Job type names become parts of Batch job names and resource names: keep them short and DNS-like. */
 export const JobTypeNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'lowercase letters, digits and hyphens, starting with a letter, at most 40');
+  .regex(
+    /^[a-z][a-z0-9-]{0,39}$/,
+    'lowercase letters, digits and hyphens, starting with a letter, at most 40',
+  );
 
 export const QueueNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/);
 
@@ -42,7 +45,12 @@ export const JobTypeSpecSchema = z
     vcpu: z.number().positive().max(192).default(0.25),
     memoryMiB: z.number().int().min(128).default(512),
     gpu: z.number().int().min(0).max(8).default(0),
-    timeoutSeconds: z.number().int().min(60).max(14 * 86_400).default(3600),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(14 * 86_400)
+      .default(3600),
     retry: RetrySpecSchema.default(RetrySpecSchema.parse({})),
     /** Named queue the job waits in (see the queue catalog). */
     queue: QueueNameSchema.default('normal'),
@@ -53,7 +61,9 @@ export const JobTypeSpecSchema = z
     /** Plain environment variables for the container (no secrets here). */
     environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
     /** Environment variable name → Secrets Manager ARN, injected by Batch at start. */
-    secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().startsWith('arn:')).default({}),
+    secrets: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().startsWith('arn:'))
+      .default({}),
   })
   .strict();
 export type JobTypeSpec = z.infer<typeof JobTypeSpecSchema>;

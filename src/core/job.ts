@@ -129,7 +129,11 @@ export function transitionJob(job: Job, to: JobState, at: Date, patch: JobPatch 
   assertTransition(job.state, to);
   const now = at.toISOString();
   const history = [...job.history, { state: to, at: now, ...(reason ? { reason } : {}) }].slice(-MAX_HISTORY);
-  const terminal = to === JobState.Succeeded || to === JobState.Failed || to === JobState.Cancelled || to === JobState.Skipped;
+  const terminal =
+    to === JobState.Succeeded ||
+    to === JobState.Failed ||
+    to === JobState.Cancelled ||
+    to === JobState.Skipped;
   return {
     ...job,
     ...patch,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { isJobId } from './ids.js';
 import { IDEMPOTENCY_KEY_MAX } from './idempotency.js';
+import { isJobId } from './ids.js';
 import { TriggerSchema } from './job.js';
 
 /** Body of `POST /jobs`, and of an intake queue message (which may also say where it came from). */
@@ -10,10 +10,7 @@ export const SubmitRequestSchema = z
     params: z.record(z.string(), z.unknown()).default({}),
     idempotencyKey: z.string().min(1).max(IDEMPOTENCY_KEY_MAX).optional(),
     priority: z.number().int().min(0).max(1000).optional(),
-    dependsOn: z
-      .array(z.string().refine(isJobId, 'must be a job id (ULID)'))
-      .max(100)
-      .default([]),
+    dependsOn: z.array(z.string().refine(isJobId, 'must be a job id (ULID)')).max(100).default([]),
   })
   .strict();
 export type SubmitRequest = z.infer<typeof SubmitRequestSchema>;
@@ -35,7 +32,18 @@ export type DispatchMessage = z.infer<typeof DispatchMessageSchema>;
 export const ListJobsRequestSchema = z
   .object({
     state: z
-      .enum(['WAITING', 'QUEUED', 'SUBMITTING', 'SUBMITTED', 'RUNNING', 'RETRY_WAIT', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED'])
+      .enum([
+        'WAITING',
+        'QUEUED',
+        'SUBMITTING',
+        'SUBMITTED',
+        'RUNNING',
+        'RETRY_WAIT',
+        'SUCCEEDED',
+        'FAILED',
+        'CANCELLED',
+        'SKIPPED',
+      ])
       .optional(),
     type: z.string().min(1).max(64).optional(),
     limit: z.coerce.number().int().min(1).max(100).default(25),

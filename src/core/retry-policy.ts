@@ -23,7 +23,11 @@ export interface FailedAttempt {
  * - `retryableExitCodes` given and the code is not in it → fail;
  * - otherwise (including no exit code: timeout, lost host) → retry after exponential backoff with full jitter.
  */
-export function decideRetry(spec: RetrySpec, failed: FailedAttempt, random: () => number = Math.random): RetryDecision {
+export function decideRetry(
+  spec: RetrySpec,
+  failed: FailedAttempt,
+  random: () => number = Math.random,
+): RetryDecision {
   if (failed.attempt >= spec.attempts) {
     return { kind: 'fail', reason: `attempt ${failed.attempt} of ${spec.attempts} failed; no attempts left` };
   }

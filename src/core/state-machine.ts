@@ -33,6 +33,8 @@ export function canTransition(from: JobState, to: JobState): boolean {
 /** @throws ConflictError `IllegalTransition` when the table does not allow `from → to`. */
 export function assertTransition(from: JobState, to: JobState): void {
   if (!canTransition(from, to)) {
-    throw new ConflictError('IllegalTransition', `A job cannot go from ${from} to ${to}`, { details: { from, to } });
+    throw new ConflictError('IllegalTransition', `A job cannot go from ${from} to ${to}`, {
+      details: { from, to },
+    });
   }
 }

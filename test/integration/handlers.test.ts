@@ -1,4 +1,10 @@
-import { BatchClient, DescribeJobsCommand, ListJobsCommand, SubmitJobCommand, TerminateJobCommand } from '@aws-sdk/client-batch';
+import {
+  BatchClient,
+  DescribeJobsCommand,
+  ListJobsCommand,
+  SubmitJobCommand,
+  TerminateJobCommand,
+} from '@aws-sdk/client-batch';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSEvent } from 'aws-lambda';
@@ -15,7 +21,7 @@ import { EnvVars } from '../../src/aws/table-schema.js';
 import type { OffpeakDeps } from '../../src/core/deps.js';
 import type { Job } from '../../src/core/job.js';
 import { createLambdaContext } from '../../src/local/lambda-context.js';
-import { ensureResources, type EnsuredResources } from '../../src/local/resources.js';
+import { type EnsuredResources, ensureResources } from '../../src/local/resources.js';
 import { uniqueName, useEmulators } from '../support/emulators.js';
 import { fixture } from '../unit/support/fixtures.js';
 
@@ -43,11 +49,24 @@ beforeAll(async () => {
       [EnvVars.table]: resources.tableName,
       [EnvVars.dispatchQueueUrl]: resources.queues.dispatch.url,
       [EnvVars.eventBusName]: 'offpeak-test',
-      [EnvVars.jobQueues]: JSON.stringify({ high: 'arn:jq/high', normal: 'arn:jq/normal', low: 'arn:jq/low' }),
-      [EnvVars.jobDefinitions]: JSON.stringify({ hello: 'arn:jd/hello:3', 'nightly-backup': 'arn:jd/backup:1' }),
+      [EnvVars.jobQueues]: JSON.stringify({
+        high: 'arn:jq/high',
+        normal: 'arn:jq/normal',
+        low: 'arn:jq/low',
+      }),
+      [EnvVars.jobDefinitions]: JSON.stringify({
+        hello: 'arn:jd/hello:3',
+        'nightly-backup': 'arn:jd/backup:1',
+      }),
       [EnvVars.catalog]: JSON.stringify(catalogData),
     },
-    { clients: { ...clients, batch: new BatchClient({ region: 'us-east-1' }), eventbridge: new EventBridgeClient({ region: 'us-east-1' }) } },
+    {
+      clients: {
+        ...clients,
+        batch: new BatchClient({ region: 'us-east-1' }),
+        eventbridge: new EventBridgeClient({ region: 'us-east-1' }),
+      },
+    },
   );
   api = createApiHandler(() => deps);
 });
@@ -56,7 +75,9 @@ let batchIds = 0;
 beforeEach(() => {
   batch.reset();
   eventbridge.reset();
-  batch.on(SubmitJobCommand).callsFake((input: { jobName: string }) => ({ jobId: `batch-${++batchIds}`, jobName: input.jobName }));
+  batch
+    .on(SubmitJobCommand)
+    .callsFake((input: { jobName: string }) => ({ jobId: `batch-${++batchIds}`, jobName: input.jobName }));
   batch.on(TerminateJobCommand).resolves({});
   batch.on(DescribeJobsCommand).resolves({ jobs: [] });
   batch.on(ListJobsCommand).resolves({ jobSummaryList: [] });
@@ -64,7 +85,16 @@ beforeEach(() => {
 });
 
 /** The docs' API Gateway v2 sample, re-pointed at one of our routes. */
-function httpEvent(routeKey: string, options: { path?: string; body?: string; query?: Record<string, string>; pathParameters?: Record<string, string>; headers?: Record<string, string> } = {}): APIGatewayProxyEventV2 {
+function httpEvent(
+  routeKey: string,
+  options: {
+    path?: string;
+    body?: string;
+    query?: Record<string, string>;
+    pathParameters?: Record<string, string>;
+    headers?: Record<string, string>;
+  } = {},
+): APIGatewayProxyEventV2 {
   const base = fixture<APIGatewayProxyEventV2>('apigw-http-v2-iam.json');
   const [method, route] = routeKey.split(' ') as [string, string];
   const path = options.path ?? route;
@@ -81,7 +111,9 @@ function httpEvent(routeKey: string, options: { path?: string; body?: string; qu
   };
 }
 
-async function call(event: APIGatewayProxyEventV2): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(
+  event: APIGatewayProxyEventV2,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const result = (await api(event, context)) as APIGatewayProxyStructuredResultV2;
   return { status: result.statusCode ?? 0, body: JSON.parse(result.body ?? '{}') };
 }
@@ -94,7 +126,12 @@ async function postJob(body: unknown) {
 function sqsEvent(bodies: string[], arn = resources.queues.intake.arn): SQSEvent {
   const [template] = fixture<SQSEvent>('sqs-lambda-event.json').Records;
   return {
-    Records: bodies.map((body, i) => ({ ...template!, messageId: `msg-${Date.now()}-${i}`, body, eventSourceARN: arn })),
+    Records: bodies.map((body, i) => ({
+      ...template!,
+      messageId: `msg-${Date.now()}-${i}`,
+      body,
+      eventSourceARN: arn,
+    })),
   };
 }
 
@@ -103,19 +140,36 @@ function batchEvent(job: Job, status: string, extra: Record<string, unknown> = {
   const sample = fixture<{ detail: Record<string, unknown> }>('batch-job-state-change-runnable.json');
   return JSON.stringify({
     ...sample,
-    detail: { ...sample.detail, jobName: `offpeak-${job.type}-${job.id}`, jobId: job.executorJobId, status, ...extra },
+    detail: {
+      ...sample.detail,
+      jobName: `offpeak-${job.type}-${job.id}`,
+      jobId: job.executorJobId,
+      status,
+      ...extra,
+    },
   });
 }
 
 describe('api handler (API Gateway v2 events)', () => {
   it('submits the sample POST /jobs body: 201, stored, with the IAM caller as actor', async () => {
     const sample = fixture<APIGatewayProxyEventV2>('apigw-http-v2-post-body.json');
-    const { status, body } = await call({ ...httpEvent('POST /jobs', { body: sample.body ?? '' }), headers: sample.headers });
+    const { status, body } = await call({
+      ...httpEvent('POST /jobs', { body: sample.body ?? '' }),
+      headers: sample.headers,
+    });
     expect(status).toBe(201);
-    expect(body).toMatchObject({ type: 'hello', state: 'QUEUED', trigger: { kind: 'api', source: 'POST /jobs' } });
-    const iam = fixture<{ requestContext: { authorizer: { iam: { userArn: string } } } }>('apigw-http-v2-iam.json');
+    expect(body).toMatchObject({
+      type: 'hello',
+      state: 'QUEUED',
+      trigger: { kind: 'api', source: 'POST /jobs' },
+    });
+    const iam = fixture<{ requestContext: { authorizer: { iam: { userArn: string } } } }>(
+      'apigw-http-v2-iam.json',
+    );
     expect(body.trigger).toMatchObject({ actor: iam.requestContext.authorizer.iam.userArn });
-    const got = await call(httpEvent('GET /jobs/{id}', { path: `/jobs/${body.id}`, pathParameters: { id: String(body.id) } }));
+    const got = await call(
+      httpEvent('GET /jobs/{id}', { path: `/jobs/${body.id}`, pathParameters: { id: String(body.id) } }),
+    );
     expect(got).toEqual({ status: 200, body });
   });
 
@@ -143,14 +197,26 @@ describe('api handler (API Gateway v2 events)', () => {
   });
 
   it('rejects a non-JSON content type with 415', async () => {
-    const response = await call(httpEvent('POST /jobs', { body: 'type=hello', headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
+    const response = await call(
+      httpEvent('POST /jobs', {
+        body: 'type=hello',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+    );
     expect(response).toMatchObject({ status: 415, body: { error: 'UnsupportedMediaType' } });
   });
 
   it('answers unknown and malformed job ids with 404 and 400', async () => {
-    const missing = await call(httpEvent('GET /jobs/{id}', { path: '/jobs/01KAQZ0000000000000000000A', pathParameters: { id: '01KAQZ0000000000000000000A' } }));
+    const missing = await call(
+      httpEvent('GET /jobs/{id}', {
+        path: '/jobs/01KAQZ0000000000000000000A',
+        pathParameters: { id: '01KAQZ0000000000000000000A' },
+      }),
+    );
     expect(missing).toMatchObject({ status: 404, body: { error: 'JobNotFound' } });
-    const malformed = await call(httpEvent('GET /jobs/{id}', { path: '/jobs/x', pathParameters: { id: 'x' } }));
+    const malformed = await call(
+      httpEvent('GET /jobs/{id}', { path: '/jobs/x', pathParameters: { id: 'x' } }),
+    );
     expect(malformed).toMatchObject({ status: 400, body: { error: 'InvalidJobId' } });
   });
 
@@ -159,24 +225,40 @@ describe('api handler (API Gateway v2 events)', () => {
     const first = await call(httpEvent('GET /jobs', { query: { type: 'nightly-backup', limit: '2' } }));
     expect(first.status).toBe(200);
     expect(first.body.items).toHaveLength(2);
-    const second = await call(httpEvent('GET /jobs', { query: { type: 'nightly-backup', limit: '2', cursor: String(first.body.cursor) } }));
+    const second = await call(
+      httpEvent('GET /jobs', {
+        query: { type: 'nightly-backup', limit: '2', cursor: String(first.body.cursor) },
+      }),
+    );
     expect(second.body.items).toHaveLength(1);
-    expect(await call(httpEvent('GET /jobs', { query: { limit: '1000' } }))).toMatchObject({ status: 400, body: { error: 'InvalidQuery' } });
+    expect(await call(httpEvent('GET /jobs', { query: { limit: '1000' } }))).toMatchObject({
+      status: 400,
+      body: { error: 'InvalidQuery' },
+    });
     expect(await call(httpEvent('GET /jobs', { query: { state: 'DONE' } }))).toMatchObject({ status: 400 });
   });
 
   it('cancels a queued job once, then answers 409', async () => {
     const { body } = await postJob({ type: 'hello' });
     const route = { path: `/jobs/${body.id}/cancel`, pathParameters: { id: String(body.id) } };
-    expect(await call(httpEvent('POST /jobs/{id}/cancel', route))).toMatchObject({ status: 200, body: { state: 'CANCELLED' } });
-    expect(await call(httpEvent('POST /jobs/{id}/cancel', route))).toMatchObject({ status: 409, body: { error: 'JobFinished' } });
+    expect(await call(httpEvent('POST /jobs/{id}/cancel', route))).toMatchObject({
+      status: 200,
+      body: { state: 'CANCELLED' },
+    });
+    expect(await call(httpEvent('POST /jobs/{id}/cancel', route))).toMatchObject({
+      status: 409,
+      body: { error: 'JobFinished' },
+    });
   });
 
   it('lists job types and answers health', async () => {
     const types = await call(httpEvent('GET /job-types'));
     expect((types.body.items as { name: string }[]).map((t) => t.name)).toEqual(['hello', 'nightly-backup']);
     expect(await call(httpEvent('GET /health'))).toMatchObject({ status: 200, body: { status: 'ok' } });
-    expect(await call(httpEvent('DELETE /everything'))).toMatchObject({ status: 404, body: { error: 'RouteNotFound' } });
+    expect(await call(httpEvent('DELETE /everything'))).toMatchObject({
+      status: 404,
+      body: { error: 'RouteNotFound' },
+    });
   });
 });
 
@@ -186,7 +268,11 @@ describe('intake handler (SQS events)', () => {
     const event = sqsEvent([
       JSON.stringify({ type: 'hello', params: { name: 'from-queue' } }),
       'Test message.',
-      JSON.stringify({ type: 'hello', params: { name: 'second' }, trigger: { kind: 'schedule', source: 'sched-1' } }),
+      JSON.stringify({
+        type: 'hello',
+        params: { name: 'second' },
+        trigger: { kind: 'schedule', source: 'sched-1' },
+      }),
     ]);
     const response = await intake(event, context);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]!.messageId }]);
@@ -195,8 +281,14 @@ describe('intake handler (SQS events)', () => {
     const listed = (await deps.store.listJobs({ type: 'hello', limit: 100 })).items;
     const mine = listed.filter((j) => ['from-queue', 'second'].includes(String(j.params.name)));
     expect(mine).toHaveLength(2);
-    expect(mine.find((j) => j.params.name === 'second')?.trigger).toEqual({ kind: 'schedule', source: 'sched-1' });
-    expect(mine.find((j) => j.params.name === 'from-queue')?.trigger).toEqual({ kind: 'queue', source: resources.queues.intake.arn });
+    expect(mine.find((j) => j.params.name === 'second')?.trigger).toEqual({
+      kind: 'schedule',
+      source: 'sched-1',
+    });
+    expect(mine.find((j) => j.params.name === 'from-queue')?.trigger).toEqual({
+      kind: 'queue',
+      source: resources.queues.intake.arn,
+    });
   });
 });
 
@@ -204,7 +296,10 @@ describe('dispatcher → tracker (Batch mocked, events from the real samples)', 
   it('runs a job from QUEUED to SUCCEEDED and publishes Job Succeeded', async () => {
     const { body } = await postJob({ type: 'hello', params: { name: 'Ada' } });
     const dispatcher = createDispatcherHandler(() => deps);
-    const nudge = sqsEvent([JSON.stringify({ kind: 'nudge', queue: 'normal' })], resources.queues.dispatch.arn);
+    const nudge = sqsEvent(
+      [JSON.stringify({ kind: 'nudge', queue: 'normal' })],
+      resources.queues.dispatch.arn,
+    );
     expect(await dispatcher(nudge, context)).toEqual({ batchItemFailures: [] });
 
     const submits = batch.commandCalls(SubmitJobCommand).map((c) => c.args[0].input);
@@ -225,8 +320,12 @@ describe('dispatcher → tracker (Batch mocked, events from the real samples)', 
     );
     expect(await tracker(events, context)).toEqual({ batchItemFailures: [] });
     expect(await deps.store.getJob(job.id)).toMatchObject({ state: 'SUCCEEDED', exitCode: 0 });
-    const published = eventbridge.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []);
-    expect(published.filter((e) => e.DetailType === 'Job Succeeded' && e.Detail?.includes(job.id))).toHaveLength(1);
+    const published = eventbridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((c) => c.args[0].input.Entries ?? []);
+    expect(
+      published.filter((e) => e.DetailType === 'Job Succeeded' && e.Detail?.includes(job.id)),
+    ).toHaveLength(1);
   });
 
   it('ignores events of jobs Offpeak did not submit and fails records that are not Batch events', async () => {
@@ -240,8 +339,13 @@ describe('dispatcher → tracker (Batch mocked, events from the real samples)', 
   it('nudges the dispatcher through the real dispatch queue on submit', async () => {
     const { clients } = emulators();
     await postJob({ type: 'hello' });
-    const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.queues.dispatch.url, MaxNumberOfMessages: 10 }));
-    expect((received.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}'))).toContainEqual({ kind: 'nudge', queue: 'normal' });
+    const received = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: resources.queues.dispatch.url, MaxNumberOfMessages: 10 }),
+    );
+    expect((received.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}'))).toContainEqual({
+      kind: 'nudge',
+      queue: 'normal',
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs, maxBackoffDelayMs } from '../../src/core/backoff.js';
-import { decideRetry } from '../../src/core/retry-policy.js';
 import { RetrySpecSchema } from '../../src/core/job-type.js';
+import { decideRetry } from '../../src/core/retry-policy.js';
 
 const policy = { baseMs: 1000, capMs: 30_000 };
 
@@ -38,7 +38,12 @@ describe('backoffDelayMs (exponential, full jitter, cap)', () => {
 });
 
 describe('decideRetry', () => {
-  const spec = RetrySpecSchema.parse({ attempts: 3, baseDelaySeconds: 10, maxDelaySeconds: 60, nonRetryableExitCodes: [2] });
+  const spec = RetrySpecSchema.parse({
+    attempts: 3,
+    baseDelaySeconds: 10,
+    maxDelaySeconds: 60,
+    nonRetryableExitCodes: [2],
+  });
   const half = () => 0.5;
 
   it.each([
@@ -60,6 +65,8 @@ describe('decideRetry', () => {
   });
 
   it('never retries a single-attempt type', () => {
-    expect(decideRetry(RetrySpecSchema.parse({ attempts: 1 }), { attempt: 1, exitCode: 1 }).kind).toBe('fail');
+    expect(decideRetry(RetrySpecSchema.parse({ attempts: 1 }), { attempt: 1, exitCode: 1 }).kind).toBe(
+      'fail',
+    );
   });
 });

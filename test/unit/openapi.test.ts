@@ -12,7 +12,11 @@ const spec = parse(readFileSync(new URL('../../docs/openapi.yaml', import.meta.u
 describe('docs/openapi.yaml', () => {
   it('describes exactly the routes the API handler serves', () => {
     const documented = Object.entries(spec.paths)
-      .flatMap(([path, ops]) => Object.keys(ops).filter((k) => k !== 'parameters').map((m) => `${m.toUpperCase()} ${path}`))
+      .flatMap(([path, ops]) =>
+        Object.keys(ops)
+          .filter((k) => k !== 'parameters')
+          .map((m) => `${m.toUpperCase()} ${path}`),
+      )
       .sort();
     const served = apiRoutes.map((r) => `${r.method} ${r.path}`).sort();
     expect(documented).toEqual(served);

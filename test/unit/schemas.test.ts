@@ -4,8 +4,8 @@ import { catalogData } from '../../config/offpeak.config.js';
 import { BatchJobStateChangeSchema, toExecutorJob } from '../../src/core/batch-event.js';
 import { buildCatalogData, Catalog } from '../../src/core/catalog.js';
 import { ValidationError } from '../../src/core/errors.js';
-import { isJobId, jobIdTime, newJobId } from '../../src/core/ids.js';
 import { derivedIdempotencyKey, payloadHashKey, scopedIdempotencyKey } from '../../src/core/idempotency.js';
+import { isJobId, jobIdTime, newJobId } from '../../src/core/ids.js';
 import { executorJobName, jobIdFromExecutorName } from '../../src/core/job-name.js';
 import { defineJobType, jobTypeVersion, stableStringify } from '../../src/core/job-type.js';
 import { DispatchMessageSchema, IntakeMessageSchema, SubmitRequestSchema } from '../../src/core/requests.js';
@@ -13,7 +13,11 @@ import { fixture } from './support/fixtures.js';
 
 describe('SubmitRequestSchema', () => {
   it('accepts the minimal body and fills defaults', () => {
-    expect(SubmitRequestSchema.parse({ type: 'hello' })).toEqual({ type: 'hello', params: {}, dependsOn: [] });
+    expect(SubmitRequestSchema.parse({ type: 'hello' })).toEqual({
+      type: 'hello',
+      params: {},
+      dependsOn: [],
+    });
   });
 
   it.each([
@@ -32,7 +36,9 @@ describe('SubmitRequestSchema', () => {
   });
 
   it('takes a trigger on intake messages only', () => {
-    expect(IntakeMessageSchema.parse({ type: 'hello', trigger: { kind: 'schedule', source: 's1' } }).trigger?.kind).toBe('schedule');
+    expect(
+      IntakeMessageSchema.parse({ type: 'hello', trigger: { kind: 'schedule', source: 's1' } }).trigger?.kind,
+    ).toBe('schedule');
     expect(SubmitRequestSchema.safeParse({ type: 'hello', trigger: { kind: 'api' } }).success).toBe(false);
   });
 
@@ -87,13 +93,22 @@ describe('catalog', () => {
       bad();
     } catch (error) {
       const paths = ((error as ValidationError).details as { path: string }[]).map((d) => d.path);
-      expect(paths).toEqual(expect.arrayContaining(['jobTypes[2] (Bad Name)', 'jobTypes.a', 'queues.other', 'jobTypes.a.queue']));
+      expect(paths).toEqual(
+        expect.arrayContaining(['jobTypes[2] (Bad Name)', 'jobTypes.a', 'queues.other', 'jobTypes.a.queue']),
+      );
     }
   });
 
   it('turns zod params into JSON Schema', () => {
     const data = buildCatalogData({
-      jobTypes: [defineJobType({ name: 't', image: 'x', command: ['x'], params: z.object({ n: z.number().int().min(1) }) })],
+      jobTypes: [
+        defineJobType({
+          name: 't',
+          image: 'x',
+          command: ['x'],
+          params: z.object({ n: z.number().int().min(1) }),
+        }),
+      ],
     });
     const catalog2 = new Catalog(data);
     expect(() => catalog2.validateParams('t', { n: 0 })).toThrow(ValidationError);
@@ -144,10 +159,15 @@ describe('Batch "Job State Change" events (real payload samples)', () => {
   });
 
   it('reads the array index of a child', () => {
-    expect(toExecutorJob(BatchJobStateChangeSchema.parse(fixture('batch-job-state-change-array-child.json'))).arrayIndex).toBe(1);
+    expect(
+      toExecutorJob(BatchJobStateChangeSchema.parse(fixture('batch-job-state-change-array-child.json')))
+        .arrayIndex,
+    ).toBe(1);
   });
 
   it('rejects other events', () => {
-    expect(BatchJobStateChangeSchema.safeParse(fixture('s3-object-created-eventbridge.json')).success).toBe(false);
+    expect(BatchJobStateChangeSchema.safeParse(fixture('s3-object-created-eventbridge.json')).success).toBe(
+      false,
+    );
   });
 });

@@ -20,7 +20,12 @@ async function submit(deps: TestDeps, body: Record<string, unknown>) {
 }
 
 function update(job: Job, status: ExecutorStatus, extra: Partial<ExecutorJob> = {}): ExecutorJob {
-  return { executorJobId: job.executorJobId ?? 'exec-?', jobName: executorJobName(job.type, job.id), status, ...extra };
+  return {
+    executorJobId: job.executorJobId ?? 'exec-?',
+    jobName: executorJobName(job.type, job.id),
+    status,
+    ...extra,
+  };
 }
 
 async function reload(deps: TestDeps, id: string): Promise<Job> {
@@ -45,7 +50,15 @@ describe('submitJob', () => {
   it('stores a QUEUED job with its trigger and nudges the dispatcher', async () => {
     const { job, created } = await submit(deps, { type: 'hello', params: { name: 'Ada' } });
     expect(created).toBe(true);
-    expect(job).toMatchObject({ type: 'hello', state: 'QUEUED', queue: 'normal', priority: 500, attempt: 0, maxAttempts: 1, trigger: api });
+    expect(job).toMatchObject({
+      type: 'hello',
+      state: 'QUEUED',
+      queue: 'normal',
+      priority: 500,
+      attempt: 0,
+      maxAttempts: 1,
+      trigger: api,
+    });
     expect(await reload(deps, job.id)).toEqual(job);
     expect(deps.dispatchQueue.messages).toEqual([{ body: { kind: 'nudge', queue: 'normal' } }]);
   });
@@ -59,7 +72,9 @@ describe('submitJob', () => {
 
   it('refuses a repeated key with different params', async () => {
     await submit(deps, { type: 'hello', idempotencyKey: 'k1', params: { name: 'a' } });
-    await expect(submit(deps, { type: 'hello', idempotencyKey: 'k1', params: { name: 'b' } })).rejects.toThrow(ConflictError);
+    await expect(
+      submit(deps, { type: 'hello', idempotencyKey: 'k1', params: { name: 'b' } }),
+    ).rejects.toThrow(ConflictError);
   });
 
   it('adopts the id of a key whose job was never written (crash between the two writes)', async () => {
@@ -100,7 +115,8 @@ describe('submitJob', () => {
 describe('dispatchQueue', () => {
   it('releases jobs by priority, FIFO among equals, up to the queue limit', async () => {
     const ids: string[] = [];
-    for (const priority of [500, 900, 500, 100, 900]) ids.push((await submit(deps, { type: 'hello', priority })).job.id);
+    for (const priority of [500, 900, 500, 100, 900])
+      ids.push((await submit(deps, { type: 'hello', priority })).job.id);
     const limit = deps.catalog.queue('normal').concurrency;
     for (let i = 0; i < limit; i++) await submit(deps, { type: 'hello', priority: 0 });
     const summary = await dispatchQueue(deps, 'normal');
@@ -164,13 +180,22 @@ describe('applyExecutorUpdate', () => {
     const job = await submitted(deps);
     await applyExecutorUpdate(deps, update(job, 'RUNNING', { startedAt: new Date('2026-11-23T10:00:01Z') }));
     const done = update(job, 'SUCCEEDED', { exitCode: 0, stoppedAt: new Date('2026-11-23T10:00:05Z') });
-    expect(await applyExecutorUpdate(deps, done)).toMatchObject({ kind: 'changed', from: 'RUNNING', to: 'SUCCEEDED' });
+    expect(await applyExecutorUpdate(deps, done)).toMatchObject({
+      kind: 'changed',
+      from: 'RUNNING',
+      to: 'SUCCEEDED',
+    });
     expect(await applyExecutorUpdate(deps, done)).toMatchObject({ kind: 'unchanged' });
     expect(await applyExecutorUpdate(deps, update(job, 'RUNNING'))).toMatchObject({ kind: 'unchanged' });
     const after = await reload(deps, job.id);
     expect(after).toMatchObject({ state: 'SUCCEEDED', exitCode: 0, holdsSlot: false, effectsPending: false });
     expect(after.attempts).toEqual([
-      expect.objectContaining({ attempt: 1, startedAt: '2026-11-23T10:00:01.000Z', stoppedAt: '2026-11-23T10:00:05.000Z', outcome: 'SUCCEEDED' }),
+      expect.objectContaining({
+        attempt: 1,
+        startedAt: '2026-11-23T10:00:01.000Z',
+        stoppedAt: '2026-11-23T10:00:05.000Z',
+        outcome: 'SUCCEEDED',
+      }),
     ]);
     expect((await deps.store.slotUsage(queueSlotCounter('normal'))).used).toBe(0);
     expect(deps.events.events.map((e) => e.detailType)).toEqual(['Job Succeeded']);
@@ -191,7 +216,10 @@ describe('applyExecutorUpdate', () => {
     expect(waiting.state).toBe('RETRY_WAIT');
     const delayMs = Date.parse(waiting.retryAt!) - deps.clock.now().getTime();
     expect(delayMs).toBe(15_000); // base 30 s, first retry, jitter 0.5
-    expect(deps.dispatchQueue.messages.at(-2)).toEqual({ body: { kind: 'retry-release', jobId: job.id }, options: { delaySeconds: 15 } });
+    expect(deps.dispatchQueue.messages.at(-2)).toEqual({
+      body: { kind: 'retry-release', jobId: job.id },
+      options: { delaySeconds: 15 },
+    });
 
     expect((await releaseRetry(deps, job.id))?.state).toBe('RETRY_WAIT'); // too early
     deps.clock.advance(15_000);
@@ -207,7 +235,10 @@ describe('applyExecutorUpdate', () => {
 
   it('fails for good when attempts are used up, with the exit code as error', async () => {
     const job = await submitted(deps, { type: 'hello', params: { exitCode: 3 } });
-    await applyExecutorUpdate(deps, update(job, 'FAILED', { exitCode: 3, statusReason: 'Essential container in task exited' }));
+    await applyExecutorUpdate(
+      deps,
+      update(job, 'FAILED', { exitCode: 3, statusReason: 'Essential container in task exited' }),
+    );
     expect(await reload(deps, job.id)).toMatchObject({
       state: 'FAILED',
       exitCode: 3,
@@ -218,15 +249,30 @@ describe('applyExecutorUpdate', () => {
 
   it('adopts an executor job the dispatcher did not record yet', async () => {
     const { job } = await submit(deps, { type: 'hello' });
-    const claimed = await deps.store.updateJob({ ...job, state: JobState.Submitting, holdsSlot: true }, job.version);
-    await applyExecutorUpdate(deps, { executorJobId: 'batch-77', jobName: executorJobName('hello', job.id), status: 'RUNNING' });
-    expect(await reload(deps, claimed.id)).toMatchObject({ state: 'RUNNING', executorJobId: 'batch-77', attempt: 1 });
+    const claimed = await deps.store.updateJob(
+      { ...job, state: JobState.Submitting, holdsSlot: true },
+      job.version,
+    );
+    await applyExecutorUpdate(deps, {
+      executorJobId: 'batch-77',
+      jobName: executorJobName('hello', job.id),
+      status: 'RUNNING',
+    });
+    expect(await reload(deps, claimed.id)).toMatchObject({
+      state: 'RUNNING',
+      executorJobId: 'batch-77',
+      attempt: 1,
+    });
   });
 
   it('ignores jobs that are not Offpeak jobs and array children', async () => {
-    expect(await applyExecutorUpdate(deps, { executorJobId: 'x', jobName: 'other', status: 'FAILED' })).toMatchObject({ kind: 'ignored' });
+    expect(
+      await applyExecutorUpdate(deps, { executorJobId: 'x', jobName: 'other', status: 'FAILED' }),
+    ).toMatchObject({ kind: 'ignored' });
     const job = await submitted(deps);
-    expect(await applyExecutorUpdate(deps, update(job, 'FAILED', { arrayIndex: 3 }))).toMatchObject({ kind: 'ignored' });
+    expect(await applyExecutorUpdate(deps, update(job, 'FAILED', { arrayIndex: 3 }))).toMatchObject({
+      kind: 'ignored',
+    });
   });
 });
 
@@ -254,14 +300,19 @@ describe('cancelJob', () => {
   });
 
   it('answers NotFound for an unknown id', async () => {
-    await expect(cancelJob(deps, '01KAQZ0000000000000000000A')).rejects.toMatchObject({ code: 'JobNotFound' });
+    await expect(cancelJob(deps, '01KAQZ0000000000000000000A')).rejects.toMatchObject({
+      code: 'JobNotFound',
+    });
   });
 });
 
 describe('reconcile', () => {
   it('requeues a job stuck in SUBMITTING that never reached the executor, and fixes the counter', async () => {
     const { job } = await submit(deps, { type: 'hello' });
-    await deps.store.updateJob({ ...job, state: JobState.Submitting, holdsSlot: true, stateChangedAt: deps.clock.now().toISOString() }, 0);
+    await deps.store.updateJob(
+      { ...job, state: JobState.Submitting, holdsSlot: true, stateChangedAt: deps.clock.now().toISOString() },
+      0,
+    );
     await deps.store.acquireSlot(queueSlotCounter('normal'), 10);
     deps.clock.advance(deps.settings.submittingTimeoutMs + 1000);
     const summary = await reconcile(deps);
@@ -272,8 +323,15 @@ describe('reconcile', () => {
 
   it('adopts an executor job found by name for a job stuck in SUBMITTING', async () => {
     const { job } = await submit(deps, { type: 'hello' });
-    await deps.store.updateJob({ ...job, state: JobState.Submitting, holdsSlot: true, stateChangedAt: deps.clock.now().toISOString() }, 0);
-    deps.executor.jobs.set('orphan-1', { executorJobId: 'orphan-1', jobName: executorJobName('hello', job.id), status: 'RUNNING' });
+    await deps.store.updateJob(
+      { ...job, state: JobState.Submitting, holdsSlot: true, stateChangedAt: deps.clock.now().toISOString() },
+      0,
+    );
+    deps.executor.jobs.set('orphan-1', {
+      executorJobId: 'orphan-1',
+      jobName: executorJobName('hello', job.id),
+      status: 'RUNNING',
+    });
     deps.clock.advance(deps.settings.submittingTimeoutMs + 1000);
     expect((await reconcile(deps)).adopted).toBe(1);
     expect(await reload(deps, job.id)).toMatchObject({ state: 'RUNNING', executorJobId: 'orphan-1' });
@@ -281,7 +339,12 @@ describe('reconcile', () => {
 
   it('applies a lost terminal event from DescribeJobs', async () => {
     const job = await submitted(deps);
-    deps.executor.jobs.set('exec-1', { executorJobId: 'exec-1', jobName: executorJobName('hello', job.id), status: 'SUCCEEDED', exitCode: 0 });
+    deps.executor.jobs.set('exec-1', {
+      executorJobId: 'exec-1',
+      jobName: executorJobName('hello', job.id),
+      status: 'SUCCEEDED',
+      exitCode: 0,
+    });
     deps.clock.advance(deps.settings.staleActiveMs + 1000);
     expect((await reconcile(deps)).refreshed).toBe(1);
     expect((await reload(deps, job.id)).state).toBe('SUCCEEDED');
@@ -292,7 +355,10 @@ describe('reconcile', () => {
     deps.executor.jobs.clear();
     deps.clock.advance(deps.settings.staleActiveMs + 1000);
     expect((await reconcile(deps)).lost).toBe(1);
-    expect(await reload(deps, job.id)).toMatchObject({ state: 'FAILED', statusReason: expect.stringMatching(/not found/) });
+    expect(await reload(deps, job.id)).toMatchObject({
+      state: 'FAILED',
+      statusReason: expect.stringMatching(/not found/),
+    });
   });
 
   it('is a no-op on a healthy system', async () => {

@@ -31,12 +31,18 @@ describe('job state machine', () => {
   it('has exactly ten states, four of them terminal with no way out', () => {
     expect(jobStates).toHaveLength(10);
     const terminal = jobStates.filter(isTerminal);
-    expect(terminal.sort()).toEqual([JobState.Cancelled, JobState.Failed, JobState.Skipped, JobState.Succeeded]);
+    expect(terminal.sort()).toEqual([
+      JobState.Cancelled,
+      JobState.Failed,
+      JobState.Skipped,
+      JobState.Succeeded,
+    ]);
     for (const state of terminal) expect(jobStates.filter((to) => canTransition(state, to))).toEqual([]);
   });
 
   it('lets every non-terminal state be cancelled', () => {
-    for (const state of jobStates.filter((s) => !isTerminal(s))) expect(canTransition(state, JobState.Cancelled)).toBe(true);
+    for (const state of jobStates.filter((s) => !isTerminal(s)))
+      expect(canTransition(state, JobState.Cancelled)).toBe(true);
   });
 
   it('names both states in the error of a forbidden transition', () => {

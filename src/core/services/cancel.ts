@@ -13,7 +13,11 @@ import { updateJobWith } from './update-job.js';
  * @throws NotFoundError unknown job
  * @throws ConflictError `JobFinished` when the job already ended
  */
-export async function cancelJob(deps: OffpeakDeps, jobId: string, reason = 'Cancelled by user'): Promise<Job> {
+export async function cancelJob(
+  deps: OffpeakDeps,
+  jobId: string,
+  reason = 'Cancelled by user',
+): Promise<Job> {
   const job = await deps.store.getJob(jobId);
   if (!job) throw new NotFoundError('JobNotFound', `No job with id ${jobId}`);
   if (isTerminal(job.state)) {
@@ -42,9 +46,13 @@ export async function cancelJob(deps: OffpeakDeps, jobId: string, reason = 'Canc
   );
   if (!outcome.changed) {
     if (outcome.job.state === JobState.Cancelled) return outcome.job;
-    throw new ConflictError('JobFinished', `Job ${jobId} ended as ${outcome.job.state} before it could be cancelled`, {
-      details: { state: outcome.job.state },
-    });
+    throw new ConflictError(
+      'JobFinished',
+      `Job ${jobId} ended as ${outcome.job.state} before it could be cancelled`,
+      {
+        details: { state: outcome.job.state },
+      },
+    );
   }
   // It may have moved on (e.g. SUBMITTED) between our read and our write: terminate what it runs now.
   if (outcome.before.executorJobId && outcome.before.executorJobId !== job.executorJobId) {

@@ -9,9 +9,16 @@ import { updateJobWith } from './update-job.js';
 export type DependencyVerdict = 'wait' | 'release' | 'skip';
 
 /** `all_success`: released when every dependency SUCCEEDED; skipped as soon as one ends any other way. */
-export function dependencyVerdict(dependencies: readonly Pick<Job, 'state'>[], expected: number): DependencyVerdict {
+export function dependencyVerdict(
+  dependencies: readonly Pick<Job, 'state'>[],
+  expected: number,
+): DependencyVerdict {
   if (dependencies.length < expected) return 'skip';
-  if (dependencies.some((d) => d.state === JobState.Failed || d.state === JobState.Cancelled || d.state === JobState.Skipped)) {
+  if (
+    dependencies.some(
+      (d) => d.state === JobState.Failed || d.state === JobState.Cancelled || d.state === JobState.Skipped,
+    )
+  ) {
     return 'skip';
   }
   return dependencies.every((d) => d.state === JobState.Succeeded) ? 'release' : 'wait';
@@ -30,7 +37,8 @@ export async function evaluateWaitingJob(deps: OffpeakDeps, jobId: string): Prom
     (current) => {
       if (current.state !== JobState.Waiting) return undefined;
       const now = deps.clock.now();
-      if (verdict === 'release') return transitionJob(current, JobState.Queued, now, {}, 'dependencies succeeded');
+      if (verdict === 'release')
+        return transitionJob(current, JobState.Queued, now, {}, 'dependencies succeeded');
       const failed = dependencies.filter((d) => d.state !== JobState.Succeeded).map((d) => d.id);
       return transitionJob(
         current,
@@ -43,7 +51,10 @@ export async function evaluateWaitingJob(deps: OffpeakDeps, jobId: string): Prom
     job,
   );
   if (!outcome.changed) return outcome.job;
-  deps.log.info(`Waiting job ${verdict === 'release' ? 'released' : 'skipped'}`, { jobId, state: outcome.after.state });
+  deps.log.info(`Waiting job ${verdict === 'release' ? 'released' : 'skipped'}`, {
+    jobId,
+    state: outcome.after.state,
+  });
   if (outcome.after.state === JobState.Queued) {
     await deps.dispatchQueue.send({ kind: 'nudge', queue: outcome.after.queue });
     return outcome.after;

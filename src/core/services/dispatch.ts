@@ -1,11 +1,11 @@
+import type { ExecutionHandle } from '../../ports/executor.js';
 import type { OffpeakDeps } from '../deps.js';
-import { errorKindOf, ErrorKind, serializeError } from '../errors.js';
+import { ErrorKind, errorKindOf, serializeError } from '../errors.js';
 import type { Job } from '../job.js';
 import { transitionJob, withAttempt } from '../job.js';
 import { jobEnvironment } from '../job-environment.js';
 import { executorJobName } from '../job-name.js';
 import { JobState } from '../job-state.js';
-import type { ExecutionHandle } from '../../ports/executor.js';
 import { completionPatch, runCompletionEffects } from './effects.js';
 import { queueSlotCounter } from './slots.js';
 import { updateJobWith } from './update-job.js';
@@ -99,7 +99,8 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
   }
 
   const recorded = await updateJobWith(deps, job.id, (current) => {
-    if (current.state !== JobState.Submitting || current.executorJobId === handle.executorJobId) return undefined;
+    if (current.state !== JobState.Submitting || current.executorJobId === handle.executorJobId)
+      return undefined;
     const now = deps.clock.now();
     return transitionJob(current, JobState.Submitted, now, {
       attempt,
@@ -110,7 +111,11 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
         image: handle.image,
         command: [...handle.command],
       },
-      attempts: withAttempt(current, { attempt, executorJobId: handle.executorJobId, submittedAt: now.toISOString() }),
+      attempts: withAttempt(current, {
+        attempt,
+        executorJobId: handle.executorJobId,
+        submittedAt: now.toISOString(),
+      }),
     });
   });
   job = recorded.changed ? recorded.after : recorded.job;
@@ -138,7 +143,13 @@ async function handleSubmitError(deps: OffpeakDeps, job: Job, error: unknown): P
         'submit failed',
       );
     }
-    return transitionJob(current, JobState.Queued, now, { holdsSlot: false, slotReleasePending: false }, 'submit failed; will retry');
+    return transitionJob(
+      current,
+      JobState.Queued,
+      now,
+      { holdsSlot: false, slotReleasePending: false },
+      'submit failed; will retry',
+    );
   });
   if (!outcome.changed) return 'lost';
   if (permanent) {
@@ -158,7 +169,10 @@ export async function releaseRetry(deps: OffpeakDeps, jobId: string): Promise<Jo
   const dueMs = job.retryAt ? Date.parse(job.retryAt) - now.getTime() : 0;
   if (dueMs > 1000) {
     // Longer than one SQS delay: re-arm.
-    await deps.dispatchQueue.send({ kind: 'retry-release', jobId }, { delaySeconds: Math.min(900, Math.ceil(dueMs / 1000)) });
+    await deps.dispatchQueue.send(
+      { kind: 'retry-release', jobId },
+      { delaySeconds: Math.min(900, Math.ceil(dueMs / 1000)) },
+    );
     return job;
   }
   const outcome = await updateJobWith(
@@ -166,7 +180,13 @@ export async function releaseRetry(deps: OffpeakDeps, jobId: string): Promise<Jo
     jobId,
     (current) =>
       current.state === JobState.RetryWait
-        ? transitionJob(current, JobState.Queued, now, { effectsPending: false, slotReleasePending: false }, 'backoff over')
+        ? transitionJob(
+            current,
+            JobState.Queued,
+            now,
+            { effectsPending: false, slotReleasePending: false },
+            'backoff over',
+          )
         : undefined,
     job,
   );
@@ -176,4 +196,3 @@ export async function releaseRetry(deps: OffpeakDeps, jobId: string): Promise<Jo
   await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });
   return outcome.after;
 }
-

@@ -1,8 +1,8 @@
+import { type OffpeakEvent, OffpeakEventType } from '../../ports/event-bus.js';
 import type { OffpeakDeps } from '../deps.js';
 import type { Job } from '../job.js';
-import { isTerminal, JobState } from '../job-state.js';
-import { OffpeakEventType, type OffpeakEvent } from '../../ports/event-bus.js';
 import { patchJob } from '../job.js';
+import { isTerminal, JobState } from '../job-state.js';
 import { resolveDependents } from './dependencies.js';
 import { queueSlotCounter } from './slots.js';
 import { updateJobWith } from './update-job.js';
@@ -23,7 +23,11 @@ const eventTypeByState: Partial<Record<JobState, OffpeakEventType>> = {
  * the effects are pending. Use on the patch of the transition that makes them due.
  */
 export function completionPatch(job: Job): Pick<Job, 'holdsSlot' | 'effectsPending' | 'slotReleasePending'> {
-  return { holdsSlot: false, effectsPending: true, slotReleasePending: job.holdsSlot || job.slotReleasePending === true };
+  return {
+    holdsSlot: false,
+    effectsPending: true,
+    slotReleasePending: job.holdsSlot || job.slotReleasePending === true,
+  };
 }
 
 /**

@@ -74,12 +74,21 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
       if (latest) {
         const outcome = await applyExecutorUpdate(deps, latest);
         if (outcome.kind === 'changed') summary.adopted++;
-        deps.log.warn('Reconciler adopted an unrecorded executor job', { jobId: job.id, executorJobId: latest.executorJobId });
+        deps.log.warn('Reconciler adopted an unrecorded executor job', {
+          jobId: job.id,
+          executorJobId: latest.executorJobId,
+        });
         return;
       }
       const outcome = await updateJobWith(deps, job.id, (current) =>
         current.state === JobState.Submitting && current.version === job.version
-          ? transitionJob(current, JobState.Queued, deps.clock.now(), { holdsSlot: false }, 'reconciler: submit never reached the executor')
+          ? transitionJob(
+              current,
+              JobState.Queued,
+              deps.clock.now(),
+              { holdsSlot: false },
+              'reconciler: submit never reached the executor',
+            )
           : undefined,
       );
       if (outcome.changed) {
@@ -93,7 +102,9 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
   for (const state of [JobState.Submitted, JobState.Running]) {
     const stale = await deps.store.jobsInStateSince(state, new Date(now - deps.settings.staleActiveMs), PAGE);
     const ids = stale.map((j) => j.executorJobId).filter((id): id is string => id !== undefined);
-    const described = new Map((ids.length > 0 ? await deps.executor.describe(ids) : []).map((e) => [e.executorJobId, e]));
+    const described = new Map(
+      (ids.length > 0 ? await deps.executor.describe(ids) : []).map((e) => [e.executorJobId, e]),
+    );
     for (const job of stale) {
       await guard(job, async () => {
         const executorJob = job.executorJobId ? described.get(job.executorJobId) : undefined;
@@ -138,7 +149,9 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
   for (const state of [JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.Skipped]) {
     // Completion effects a crash cut short (recent jobs only: effects run within seconds of the state write).
     const recent = await deps.store.jobsInStateSince(state, new Date(now - 60_000), PAGE);
-    for (const job of recent.filter((j) => j.effectsPending && Date.parse(j.stateChangedAt) > now - 3_600_000)) {
+    for (const job of recent.filter(
+      (j) => j.effectsPending && Date.parse(j.stateChangedAt) > now - 3_600_000,
+    )) {
       await guard(job, async () => {
         await runCompletionEffects(deps, job);
       });
@@ -166,7 +179,11 @@ export async function recountSlots(deps: OffpeakDeps): Promise<number> {
     }
     if (active !== usage.used && (await deps.store.resetSlots(counter, active, usage.version))) {
       corrected++;
-      deps.log.warn('Reconciler corrected a slot counter', { queue: queue.name, from: usage.used, to: active });
+      deps.log.warn('Reconciler corrected a slot counter', {
+        queue: queue.name,
+        from: usage.used,
+        to: active,
+      });
     }
   }
   return corrected;
@@ -177,4 +194,3 @@ async function allInState(deps: OffpeakDeps, state: JobState): Promise<Job[]> {
   // four-digit year on purpose: index keys are ISO strings, and a six-digit year would sort before them.)
   return deps.store.jobsInStateSince(state, END_OF_TIME, 10_000);
 }
-

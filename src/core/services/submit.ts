@@ -1,7 +1,7 @@
 import type { OffpeakDeps } from '../deps.js';
 import { ConflictError, ValidationError } from '../errors.js';
-import { newJobId } from '../ids.js';
 import { scopedIdempotencyKey } from '../idempotency.js';
+import { newJobId } from '../ids.js';
 import type { Job, Trigger } from '../job.js';
 import { JobState } from '../job-state.js';
 import { stableStringify } from '../job-type.js';
@@ -25,7 +25,11 @@ export interface SubmitResult {
  * @throws ValidationError unknown type, invalid params, unknown dependencies
  * @throws ConflictError the idempotency key was used with different params
  */
-export async function submitJob(deps: OffpeakDeps, request: SubmitRequest, trigger: Trigger): Promise<SubmitResult> {
+export async function submitJob(
+  deps: OffpeakDeps,
+  request: SubmitRequest,
+  trigger: Trigger,
+): Promise<SubmitResult> {
   const type = deps.catalog.jobType(request.type);
   deps.catalog.validateParams(type.name, request.params);
   const dependsOn = [...new Set(request.dependsOn)];
@@ -41,7 +45,9 @@ export async function submitJob(deps: OffpeakDeps, request: SubmitRequest, trigg
 
   const now = deps.clock.now();
   let id = newJobId(now);
-  const idempotencyKey = request.idempotencyKey ? scopedIdempotencyKey(type.name, request.idempotencyKey) : undefined;
+  const idempotencyKey = request.idempotencyKey
+    ? scopedIdempotencyKey(type.name, request.idempotencyKey)
+    : undefined;
   if (idempotencyKey) {
     const expiresAt = new Date(now.getTime() + deps.settings.idempotencyRetentionHours * 3_600_000);
     const claim = await deps.store.claimIdempotencyKey(idempotencyKey, id, expiresAt);
@@ -60,7 +66,8 @@ export async function submitJob(deps: OffpeakDeps, request: SubmitRequest, trigg
   const verdict = dependsOn.length > 0 ? dependencyVerdict(dependencies, dependsOn.length) : 'release';
 
   const iso = now.toISOString();
-  const state = verdict === 'release' ? JobState.Queued : verdict === 'wait' ? JobState.Waiting : JobState.Skipped;
+  const state =
+    verdict === 'release' ? JobState.Queued : verdict === 'wait' ? JobState.Waiting : JobState.Skipped;
   const job: Job = {
     id,
     type: type.name,
@@ -105,7 +112,10 @@ export async function submitJob(deps: OffpeakDeps, request: SubmitRequest, trigg
 
 /** A repeated key must mean a repeated request: the same key with other params is a client bug, not a retry. */
 function sameRequestOrConflict(existing: Job, request: SubmitRequest): Job {
-  if (existing.type !== request.type || stableStringify(existing.params) !== stableStringify(request.params)) {
+  if (
+    existing.type !== request.type ||
+    stableStringify(existing.params) !== stableStringify(request.params)
+  ) {
     throw new ConflictError(
       'IdempotencyKeyReused',
       `Idempotency key "${request.idempotencyKey}" was already used for job ${existing.id} with different parameters`,

@@ -130,7 +130,12 @@ export function nextJob(
   const finished = {
     attempts: withAttempt(current, {
       ...attemptRecord,
-      outcome: update.status === ExecutorStatus.Succeeded ? 'SUCCEEDED' : job.cancelRequested ? 'CANCELLED' : 'FAILED',
+      outcome:
+        update.status === ExecutorStatus.Succeeded
+          ? 'SUCCEEDED'
+          : job.cancelRequested
+            ? 'CANCELLED'
+            : 'FAILED',
     }),
     ...(update.exitCode !== undefined ? { exitCode: update.exitCode } : {}),
     ...(update.statusReason ? { statusReason: update.statusReason } : {}),
@@ -141,7 +146,13 @@ export function nextJob(
   }
   // FAILED
   if (job.cancelRequested) {
-    return transitionJob(current, JobState.Cancelled, now, { ...finished, ...completionPatch(current) }, 'cancelled');
+    return transitionJob(
+      current,
+      JobState.Cancelled,
+      now,
+      { ...finished, ...completionPatch(current) },
+      'cancelled',
+    );
   }
   const type = deps.catalog.jobType(job.type);
   const decision = decideRetry(
@@ -179,4 +190,3 @@ export function nextJob(
     decision.reason,
   );
 }
-

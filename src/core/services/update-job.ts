@@ -1,6 +1,6 @@
+import type { OffpeakDeps } from '../deps.js';
 import { ConcurrentUpdateError, NotFoundError } from '../errors.js';
 import type { Job } from '../job.js';
-import type { OffpeakDeps } from '../deps.js';
 
 /** Result of {@link updateJobWith}: the job before and after, or `changed: false` when `decide` chose no write. */
 export type UpdateOutcome =

@@ -1,9 +1,14 @@
+import { catalogData } from '../../../config/offpeak.config.js';
 import { Catalog } from '../../../src/core/catalog.js';
 import type { Clock } from '../../../src/core/clock.js';
 import { defaultSettings, type OffpeakDeps, silentLog } from '../../../src/core/deps.js';
-import { catalogData } from '../../../config/offpeak.config.js';
 import type { EventBus, OffpeakEvent } from '../../../src/ports/event-bus.js';
-import type { ExecutionHandle, ExecutionRequest, Executor, ExecutorJob } from '../../../src/ports/executor.js';
+import type {
+  ExecutionHandle,
+  ExecutionRequest,
+  Executor,
+  ExecutorJob,
+} from '../../../src/ports/executor.js';
 import type { Queue, SendOptions } from '../../../src/ports/queue.js';
 import { MemoryJobStore } from './memory-job-store.js';
 
@@ -35,7 +40,12 @@ export class RecordingExecutor implements Executor {
     this.submitted.push(request);
     const executorJobId = `exec-${++this.counter}`;
     this.jobs.set(executorJobId, { executorJobId, jobName: request.jobName, status: 'SUBMITTED' });
-    return { executorJobId, jobDefinition: `arn:aws:batch:us-east-1:123456789012:job-definition/${request.jobType}:1`, image: 'img', command: ['run'] };
+    return {
+      executorJobId,
+      jobDefinition: `arn:aws:batch:us-east-1:123456789012:job-definition/${request.jobType}:1`,
+      image: 'img',
+      command: ['run'],
+    };
   }
   async describe(ids: readonly string[]): Promise<ExecutorJob[]> {
     return ids.flatMap((id) => {

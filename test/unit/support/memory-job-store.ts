@@ -22,7 +22,8 @@ export class MemoryJobStore implements JobStore {
 
   async claimIdempotencyKey(key: string, jobId: string, expiresAt: Date): Promise<IdempotencyClaim> {
     const existing = this.keys.get(key);
-    if (existing && existing.expiresAt > this.now().getTime()) return { claimed: false, jobId: existing.jobId };
+    if (existing && existing.expiresAt > this.now().getTime())
+      return { claimed: false, jobId: existing.jobId };
     this.keys.set(key, { jobId, expiresAt: expiresAt.getTime() });
     return { claimed: true };
   }
@@ -53,7 +54,10 @@ export class MemoryJobStore implements JobStore {
   async updateJob(next: Job, expectedVersion: number): Promise<Job> {
     const current = this.jobs.get(next.id);
     if (!current || current.version !== expectedVersion) {
-      throw new ConcurrentUpdateError('ConcurrentUpdate', `Job ${next.id} changed (expected v${expectedVersion})`);
+      throw new ConcurrentUpdateError(
+        'ConcurrentUpdate',
+        `Job ${next.id} changed (expected v${expectedVersion})`,
+      );
     }
     this.writes.job++;
     const stored = structuredClone(dropUndefined({ ...next, version: expectedVersion + 1 }));
@@ -68,12 +72,16 @@ export class MemoryJobStore implements JobStore {
     let start = 0;
     if (query.cursor) {
       start = all.findIndex((j) => j.id < query.cursor!);
-      if (start < 0 && !/^[0-9A-Z]{26}$/.test(query.cursor)) throw new ValidationError('InvalidCursor', 'bad cursor');
+      if (start < 0 && !/^[0-9A-Z]{26}$/.test(query.cursor))
+        throw new ValidationError('InvalidCursor', 'bad cursor');
       if (start < 0) start = all.length;
     }
     const items = all.slice(start, start + query.limit);
     const last = items.at(-1);
-    return { items: structuredClone(items), ...(start + query.limit < all.length && last ? { cursor: last.id } : {}) };
+    return {
+      items: structuredClone(items),
+      ...(start + query.limit < all.length && last ? { cursor: last.id } : {}),
+    };
   }
 
   async queuedJobs(queue: string, limit: number): Promise<Job[]> {
