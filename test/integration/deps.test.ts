@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { BatchExecutor } from '../../src/aws/batch-executor.js';
+import { createAwsClients } from '../../src/aws/clients.js';
+import {
+  awsDeps,
+  createAwsDeps,
+  createIntakeQueue,
+  createObjectStore,
+  readAwsEnv,
+  resetAwsDeps,
+} from '../../src/aws/deps.js';
+import { DynamoJobStore } from '../../src/aws/dynamo-job-store.js';
+import { EventBridgeBus } from '../../src/aws/eventbridge-bus.js';
+import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
+import { SqsQueue } from '../../src/aws/sqs-queue.js';
+import { buildCatalogData } from '../../src/core/catalog.js';
+import { defaultSettings, type Log } from '../../src/core/deps.js';
+
+const catalog = buildCatalogData({
+  jobTypes: [{ name: 'report', image: 'img', command: ['run'] }],
+  queues: [
+    { name: 'normal', batchPriority: 1 },
+    { name: 'stack', batchPriority: 2, order: 'lifo' },
+  ],
+});
+
+const env = {
+  OFFPEAK_TABLE: 'offpeak-table',
+  OFFPEAK_BUCKET: 'offpeak-bucket',
+  OFFPEAK_INTAKE_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/intake',
+  OFFPEAK_DISPATCH_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/dispatch',
+  OFFPEAK_EVENT_BUS_NAME: 'offpeak-bus',
+  OFFPEAK_JOB_QUEUES: JSON.stringify({ normal: 'arn:jq/normal', stack: 'arn:jq/stack' }),
+  OFFPEAK_JOB_DEFINITIONS: JSON.stringify({ report: 'arn:jd/report:3' }),
+  OFFPEAK_CATALOG: JSON.stringify(catalog),
+};
+
+afterEach(() => {
+  resetAwsDeps();
+});
+
+describe('readAwsEnv', () => {
+  it('reads a complete environment', () => {
+    expect(readAwsEnv(env)).toEqual({
+      tableName: 'offpeak-table',
+      dispatchQueueUrl: env.OFFPEAK_DISPATCH_QUEUE_URL,
+      eventBusName: 'offpeak-bus',
+      jobQueues: { normal: 'arn:jq/normal', stack: 'arn:jq/stack' },
+      jobDefinitions: { report: 'arn:jd/report:3' },
+      catalog,
+    });
+  });
+
+  it('lists every missing variable in one error', () => {
+    let message = '';
+    try {
+      readAwsEnv({});
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    for (const name of [
+      'OFFPEAK_TABLE',
+      'OFFPEAK_DISPATCH_QUEUE_URL',
+      'OFFPEAK_EVENT_BUS_NAME',
+      'OFFPEAK_JOB_QUEUES',
+      'OFFPEAK_JOB_DEFINITIONS',
+      'OFFPEAK_CATALOG',
+    ]) {
+      expect(message).toContain(name);
+    }
+  });
+
+  it('reports invalid JSON and mappings that miss catalog entries', () => {
+    expect(() =>
+      readAwsEnv({ ...env, OFFPEAK_JOB_QUEUES: '{"normal": 1}', OFFPEAK_JOB_DEFINITIONS: '[' }),
+    ).toThrow(
+      /OFFPEAK_JOB_QUEUES must be a JSON object of strings[\s\S]*OFFPEAK_JOB_DEFINITIONS must be a JSON object/,
+    );
+    expect(() =>
+      readAwsEnv({
+        ...env,
+        OFFPEAK_JOB_QUEUES: '{"normal":"arn:q"}',
+        OFFPEAK_JOB_DEFINITIONS: '{"x":"arn:d"}',
+      }),
+    ).toThrow(/no job queue for: stack[\s\S]*no job definition for: report/);
+  });
+});
+
+describe('createAwsDeps', () => {
+  it('wires the AWS adapters, the catalog, the settings and the given logger', () => {
+    const log: Log = { debug() {}, info() {}, warn() {}, error() {} };
+    const clients = createAwsClients({ region: 'eu-west-1' });
+
+    const deps = createAwsDeps(env, { log, clients, settings: { dispatchBatchSize: 7 } });
+
+    expect(deps.store).toBeInstanceOf(DynamoJobStore);
+    expect(deps.executor).toBeInstanceOf(BatchExecutor);
+    expect(deps.events).toBeInstanceOf(EventBridgeBus);
+    expect(deps.dispatchQueue).toBeInstanceOf(SqsQueue);
+    expect((deps.dispatchQueue as SqsQueue).queueUrl).toBe(env.OFFPEAK_DISPATCH_QUEUE_URL);
+    expect(deps.catalog.queue('stack').order).toBe('lifo');
+    expect(deps.log).toBe(log);
+    expect(deps.settings).toEqual({ ...defaultSettings, dispatchBatchSize: 7 });
+    clients.destroy();
+  });
+
+  it('builds the intake queue and the object store from the environment', () => {
+    const clients = createAwsClients({ region: 'eu-west-1' });
+
+    expect(createIntakeQueue(env, clients).queueUrl).toBe(env.OFFPEAK_INTAKE_QUEUE_URL);
+    const objects = createObjectStore(env, clients);
+    expect(objects).toBeInstanceOf(S3ObjectStore);
+    expect(objects.uri('a/b')).toBe('s3://offpeak-bucket/a/b');
+    expect(() => createObjectStore({}, clients)).toThrow(/OFFPEAK_BUCKET/);
+    clients.destroy();
+  });
+
+  it('memoizes the process-wide dependencies', () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env, { AWS_REGION: 'eu-west-1' });
+    try {
+      const first = awsDeps();
+      expect(awsDeps()).toBe(first);
+      resetAwsDeps();
+      expect(awsDeps()).not.toBe(first);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  });
+});
