@@ -11,7 +11,7 @@ import {
 import { type Clock, systemClock } from '../core/clock.js';
 import { ConcurrentUpdateError, RetryableError, ValidationError } from '../core/errors.js';
 import type { Job } from '../core/job.js';
-import type { JobState } from '../core/job-state.js';
+import { isTerminal, type JobState } from '../core/job-state.js';
 import type { QueueOrder } from '../core/queue-spec.js';
 import type { IdempotencyClaim, JobStore, ListJobsQuery, Page } from '../ports/job-store.js';
 import { fromJobItem, JOB_SORT_KEY, jobPk, keyPrefix, toJobItem } from './job-item.js';
@@ -30,6 +30,11 @@ export interface DynamoJobStoreOptions {
    * @default 24
    */
   readonly maxEmptyMonths?: number;
+  /**
+   * Finished jobs (SUCCEEDED, FAILED, CANCELLED, SKIPPED) get a TTL this long after `finishedAt`, so DynamoDB
+   * deletes them. @default undefined (kept forever)
+   */
+  readonly finishedJobTtlSeconds?: number;
 }
 
 type Key = Record<string, string>;
@@ -67,6 +72,7 @@ export class DynamoJobStore implements JobStore {
   readonly #queueOrder: (queue: string) => QueueOrder;
   readonly #clock: Clock;
   readonly #maxEmptyMonths: number;
+  readonly #finishedJobTtlSeconds: number | undefined;
 
   constructor(options: DynamoJobStoreOptions) {
     this.#db = options.client;
@@ -74,6 +80,7 @@ export class DynamoJobStore implements JobStore {
     this.#queueOrder = options.queueOrder;
     this.#clock = options.clock ?? systemClock;
     this.#maxEmptyMonths = options.maxEmptyMonths ?? 24;
+    this.#finishedJobTtlSeconds = options.finishedJobTtlSeconds;
   }
 
   async claimIdempotencyKey(key: string, jobId: string, expiresAt: Date): Promise<IdempotencyClaim> {
@@ -139,7 +146,7 @@ export class DynamoJobStore implements JobStore {
       await this.#db.send(
         new PutCommand({
           TableName: this.#table,
-          Item: toJobItem(job, this.#queueOrder(job.queue)),
+          Item: this.#item(job),
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': PK },
         }),
@@ -189,7 +196,7 @@ export class DynamoJobStore implements JobStore {
       await this.#db.send(
         new PutCommand({
           TableName: this.#table,
-          Item: toJobItem(stored, this.#queueOrder(stored.queue)),
+          Item: this.#item(stored),
           ConditionExpression: '#version = :expected',
           ExpressionAttributeNames: { '#version': 'version' },
           ExpressionAttributeValues: { ':expected': expectedVersion },
@@ -395,6 +402,15 @@ export class DynamoJobStore implements JobStore {
       startKey = result.LastEvaluatedKey;
     } while (startKey);
     return dependents;
+  }
+
+  #item(job: Job): Item {
+    const ttl = this.#finishedJobTtlSeconds;
+    const expiresAt =
+      ttl !== undefined && isTerminal(job.state) && job.finishedAt !== undefined
+        ? epochSeconds(new Date(job.finishedAt)) + ttl
+        : undefined;
+    return toJobItem(job, this.#queueOrder(job.queue), expiresAt);
   }
 
   /** All jobs, newest first: the created index, one month partition at a time, walking backwards. */

@@ -64,8 +64,11 @@ export const keyPrefix = {
   created: 'CREATED#',
 } as const;
 
-/** The job as a table item: keys, Job fields, and the index attributes that apply to its current state. */
-export function toJobItem(job: Job, order: QueueOrder): Record<string, unknown> {
+/**
+ * The job as a table item: keys, Job fields, and the index attributes that apply to its current state.
+ * @param expiresAt epoch seconds after which DynamoDB's TTL may delete the item (finished jobs only)
+ */
+export function toJobItem(job: Job, order: QueueOrder, expiresAt?: number): Record<string, unknown> {
   const q = TableIndexes.queue;
   const s = TableIndexes.state;
   const t = TableIndexes.type;
@@ -87,6 +90,7 @@ export function toJobItem(job: Job, order: QueueOrder): Record<string, unknown> 
     [t.sortKey]: job.id,
     [c.partitionKey]: `${keyPrefix.created}${creationMonth(job.id)}`,
     [c.sortKey]: job.id,
+    ...(expiresAt !== undefined ? { [TableKeys.ttlAttribute]: expiresAt } : {}),
   };
 }
 

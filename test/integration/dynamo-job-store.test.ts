@@ -15,7 +15,11 @@ import { makeJob, TestClock } from '../support/jobs.js';
 const harness = useEmulators();
 
 async function freshStore(
-  options: { queueOrder?: (queue: string) => 'fifo' | 'lifo'; clock?: TestClock } = {},
+  options: {
+    queueOrder?: (queue: string) => 'fifo' | 'lifo';
+    clock?: TestClock;
+    finishedJobTtlSeconds?: number;
+  } = {},
 ) {
   const { clients } = harness();
   const tableName = uniqueName('jobs');
@@ -25,6 +29,9 @@ async function freshStore(
     tableName,
     queueOrder: options.queueOrder ?? (() => 'fifo'),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.finishedJobTtlSeconds !== undefined
+      ? { finishedJobTtlSeconds: options.finishedJobTtlSeconds }
+      : {}),
   });
   return { store, tableName };
 }
@@ -68,6 +75,20 @@ describe('DynamoJobStore item layout', () => {
       gsi2sk: `${at.toISOString()}#${job.id}`,
       version: 1,
     });
+  });
+
+  it('sets a TTL on finished jobs only, when configured', async () => {
+    const { store, tableName } = await freshStore({ finishedJobTtlSeconds: 3600 });
+    const running = makeJob({ state: JobState.Running });
+    await store.createJob(running);
+    const finishedAt = new Date('2025-03-01T00:00:00.000Z');
+
+    expect(await rawItem(tableName, running.id)).not.toHaveProperty('expiresAt');
+
+    await store.updateJob(transitionJob(running, JobState.Succeeded, finishedAt), 0);
+
+    expect((await rawItem(tableName, running.id))?.expiresAt).toBe(finishedAt.getTime() / 1000 + 3600);
+    expect(await store.getJob(running.id)).not.toHaveProperty('expiresAt');
   });
 
   it('stops listing all jobs after 24 empty months', async () => {
