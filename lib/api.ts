@@ -1,0 +1,93 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { apiRoutes } from '../lambdas/api.js';
+import { BucketPrefixes } from './bucket-layout.js';
+import { coreFunction, type OffpeakRuntime } from './core-function.js';
+import type { OffpeakFunction } from './offpeak-function.js';
+import { lambdaEntry } from './paths.js';
+
+/** Props of {@link OffpeakApi}. */
+export interface OffpeakApiProps {
+  readonly runtime: OffpeakRuntime;
+  /** Steady-state requests per second the API accepts. @default 50 */
+  readonly throttleRateLimit?: number;
+  /** Burst of requests the API accepts. @default 100 */
+  readonly throttleBurstLimit?: number;
+}
+
+/** Access log fields: HTTP API `$context` variables, one JSON object per request. */
+const ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  routeKey: '$context.routeKey',
+  method: '$context.httpMethod',
+  path: '$context.path',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  error: '$context.error.message',
+  sourceIp: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  userArn: '$context.identity.userArn',
+};
+
+/**
+ * Offpeak's HTTP API (design §7): IAM (SigV4) authorization on every route, one Lambda behind all routes, JSON access
+ * logs with retention. Routes come from `apiRoutes` in `lambdas/api.ts`, the list the handler dispatches on.
+ */
+export class OffpeakApi extends Construct {
+  readonly httpApi: apigwv2.HttpApi;
+  readonly stage: apigwv2.HttpStage;
+  readonly handler: OffpeakFunction;
+  readonly accessLogGroup: logs.LogGroup;
+  /** The API's base URL (`https://<id>.execute-api.<region>.amazonaws.com/`). */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: OffpeakApiProps) {
+    super(scope, id);
+    const { runtime } = props;
+    this.handler = coreFunction(this, 'Handler', runtime, {
+      entry: lambdaEntry('api'),
+      description: 'Offpeak HTTP API',
+      // HTTP API integrations time out at 30 seconds.
+      timeout: Duration.seconds(29),
+      // Cancelling a submitted job terminates its Batch job.
+      batch: { terminate: true },
+      bucket: { write: [BucketPrefixes.payloads] },
+    });
+
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Offpeak batch jobs API (IAM authorization)',
+      createDefaultStage: false,
+      defaultAuthorizer: new HttpIamAuthorizer(),
+    });
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: runtime.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: runtime.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRateLimit ?? 50, burstLimit: props.throttleBurstLimit ?? 100 },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FORMAT)),
+      },
+    });
+    this.url = this.stage.url;
+
+    const integration = new HttpLambdaIntegration('Integration', this.handler.function);
+    for (const route of apiRoutes) {
+      this.httpApi.addRoutes({ path: route.path, methods: [apigwv2.HttpMethod[route.method]], integration });
+    }
+  }
+}
