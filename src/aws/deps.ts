@@ -43,9 +43,9 @@ export function readAwsEnv(env: NodeJS.ProcessEnv = process.env): AwsEnvConfig {
     if (value === undefined || value.trim() === '') problems.push(`${name} is not set`);
     return value ?? '';
   };
-  const jsonMap = (name: string): Record<string, string> => {
+  const jsonMap = (name: string): Record<string, string> | undefined => {
     const raw = required(name);
-    if (raw === '') return {};
+    if (raw === '') return undefined;
     try {
       const parsed: unknown = JSON.parse(raw);
       if (isStringMap(parsed)) return parsed;
@@ -53,7 +53,7 @@ export function readAwsEnv(env: NodeJS.ProcessEnv = process.env): AwsEnvConfig {
       // reported below
     }
     problems.push(`${name} must be a JSON object of strings`);
-    return {};
+    return undefined;
   };
   const tableName = required(EnvVars.table);
   const dispatchQueueUrl = required(EnvVars.dispatchQueueUrl);
@@ -66,16 +66,21 @@ export function readAwsEnv(env: NodeJS.ProcessEnv = process.env): AwsEnvConfig {
   } catch (error) {
     problems.push(`catalog: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (catalog && Object.keys(jobQueues).length > 0) {
+  if (catalog && jobQueues) {
     const missing = catalog.queues.map((q) => q.name).filter((name) => jobQueues[name] === undefined);
     if (missing.length > 0) problems.push(`${EnvVars.jobQueues} has no job queue for: ${missing.join(', ')}`);
   }
-  if (catalog && Object.keys(jobDefinitions).length > 0) {
+  if (catalog && jobDefinitions) {
     const missing = catalog.jobTypes.map((t) => t.name).filter((name) => jobDefinitions[name] === undefined);
     if (missing.length > 0)
       problems.push(`${EnvVars.jobDefinitions} has no job definition for: ${missing.join(', ')}`);
   }
-  if (problems.length > 0 || catalog === undefined) {
+  if (
+    problems.length > 0 ||
+    catalog === undefined ||
+    jobQueues === undefined ||
+    jobDefinitions === undefined
+  ) {
     throw new Error(`Invalid Offpeak environment:\n${problems.map((p) => `- ${p}`).join('\n')}`);
   }
   return { tableName, dispatchQueueUrl, eventBusName, jobQueues, jobDefinitions, catalog };
@@ -153,7 +158,10 @@ let memoizedClients: AwsClients | undefined;
  * export const handler = middy(async (event) => submit(awsDeps({ log: logger }), parse(event)));
  */
 export function awsDeps(overrides: AwsDepsOverrides = {}): OffpeakDeps {
-  memoizedDeps ??= createAwsDeps(process.env, { clients: sharedClients(), ...overrides });
+  memoizedDeps ??= createAwsDeps(process.env, {
+    ...overrides,
+    clients: overrides.clients ?? sharedClients(),
+  });
   return memoizedDeps;
 }
 

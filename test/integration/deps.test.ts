@@ -83,6 +83,7 @@ describe('readAwsEnv', () => {
         OFFPEAK_JOB_DEFINITIONS: '{"x":"arn:d"}',
       }),
     ).toThrow(/no job queue for: stack[\s\S]*no job definition for: report/);
+    expect(() => readAwsEnv({ ...env, OFFPEAK_JOB_QUEUES: '{}' })).toThrow(/no job queue for: normal, stack/);
   });
 });
 
