@@ -281,14 +281,21 @@ export class DynamoJobStore implements JobStore {
     return page.items.map(fromJobItem);
   }
 
-  async jobsInStateSince(state: JobState, before: Date, limit: number): Promise<Job[]> {
+  async jobsInStateSince(state: JobState, before: Date, limit: number, after?: Date): Promise<Job[]> {
     const index = TableIndexes.state;
+    // Sort keys are `<stateChangedAt ISO>#<id>`: a bare ISO time sorts before every key of that millisecond.
     const page = await this.#collect(
       {
         IndexName: index.name,
-        KeyConditionExpression: '#ipk = :ipk AND #isk < :before',
+        KeyConditionExpression: after
+          ? '#ipk = :ipk AND #isk BETWEEN :after AND :before'
+          : '#ipk = :ipk AND #isk < :before',
         ExpressionAttributeNames: { '#ipk': index.partitionKey, '#isk': index.sortKey },
-        ExpressionAttributeValues: { ':ipk': `${keyPrefix.state}${state}`, ':before': before.toISOString() },
+        ExpressionAttributeValues: {
+          ':ipk': `${keyPrefix.state}${state}`,
+          ':before': before.toISOString(),
+          ...(after ? { ':after': after.toISOString() } : {}),
+        },
         ScanIndexForward: true,
       },
       'state',

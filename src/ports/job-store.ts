@@ -44,12 +44,13 @@ export interface JobStore {
 
   /**
    * Writes `next` (with version `expectedVersion + 1`) if the stored job still has `expectedVersion`.
+   * The whole job is replaced: fields absent from `next` are removed.
    * @returns the stored job.
-   * @throws ConcurrentUpdateError when the version changed (someone else wrote first).
+   * @throws ConcurrentUpdateError when the version changed (someone else wrote first) or the job is gone.
    */
   updateJob(next: Job, expectedVersion: number): Promise<Job>;
 
-  /** Lists jobs, newest first. */
+  /** Lists jobs, newest first: by creation, or, with a state filter, by when they entered that state. */
   listJobs(query: ListJobsQuery): Promise<Page<Job>>;
 
   /**
@@ -58,8 +59,11 @@ export interface JobStore {
    */
   queuedJobs(queue: string, limit: number): Promise<Job[]>;
 
-  /** Jobs that entered `state` before `before`, oldest first (the reconciler's view). */
-  jobsInStateSince(state: JobState, before: Date, limit: number): Promise<Job[]>;
+  /**
+   * Jobs that entered `state` before `before` (and at or after `after`, when given), oldest first: the
+   * reconciler's view.
+   */
+  jobsInStateSince(state: JobState, before: Date, limit: number, after?: Date): Promise<Job[]>;
 
   /**
    * Takes a concurrency slot of `counter` if fewer than `limit` are taken.

@@ -1,6 +1,6 @@
 /** Options of one message. */
 export interface SendOptions {
-  /** Delivery delay in seconds (SQS allows 0..900). */
+  /** Delivery delay in seconds; values above SQS's 900 are capped at 900 (callers re-arm longer waits). */
   readonly delaySeconds?: number;
 }
 

@@ -298,6 +298,8 @@ export function jobStoreContract(
 
         expect(stale.map((j) => j.id)).toEqual(jobs.slice(0, 3).map((j) => j.id));
         expect(limited.map((j) => j.id)).toEqual(jobs.slice(0, 2).map((j) => j.id));
+        const window = await store.jobsInStateSince(JobState.Submitting, minute(4), 10, minute(1));
+        expect(window.map((j) => j.id)).toEqual(jobs.slice(1, 4).map((j) => j.id));
       });
     });
 

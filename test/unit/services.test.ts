@@ -370,3 +370,24 @@ describe('reconcile', () => {
 
 // Keep the error classes referenced so their names stay part of this suite's vocabulary.
 void ValidationError;
+
+describe('reconcile: completion effects cut short by a crash', () => {
+  it('publishes the event and returns the slot of a job that ended with effects pending', async () => {
+    const job = await submitted(deps);
+    // The terminal write landed, then the process died before running the effects.
+    const { nextJob } = await import('../../src/core/services/track.js');
+    const ended = nextJob(deps, job, update(job, 'SUCCEEDED', { exitCode: 0 }))!;
+    await deps.store.updateJob(ended, job.version);
+    expect((await deps.store.slotUsage(queueSlotCounter('normal'))).used).toBe(1);
+    expect(deps.events.events).toEqual([]);
+
+    deps.clock.advance(2 * 60_000);
+    expect((await reconcile(deps)).effectsCompleted).toBe(1);
+    expect(deps.events.events.map((e) => e.detailType)).toEqual(['Job Succeeded']);
+    expect((await deps.store.slotUsage(queueSlotCounter('normal'))).used).toBe(0);
+    expect(await reload(deps, job.id)).toMatchObject({ effectsPending: false, slotReleasePending: false });
+
+    // A second pass finds nothing to do.
+    expect((await reconcile(deps)).effectsCompleted).toBe(0);
+  });
+});

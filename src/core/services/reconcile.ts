@@ -27,6 +27,8 @@ export interface ReconcileSummary {
   retriesReleased: number;
   /** WAITING jobs re-evaluated against their dependencies. */
   waitingResolved: number;
+  /** Finished jobs whose completion effects (event, slot, dependents) a crash had cut short. */
+  effectsCompleted: number;
   /** Slot counters corrected to the number of active jobs. */
   countersCorrected: number;
   errors: number;
@@ -48,6 +50,7 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     lost: 0,
     retriesReleased: 0,
     waitingResolved: 0,
+    effectsCompleted: 0,
     countersCorrected: 0,
     errors: 0,
   };
@@ -147,13 +150,18 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
   }
 
   for (const state of [JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.Skipped]) {
-    // Completion effects a crash cut short (recent jobs only: effects run within seconds of the state write).
-    const recent = await deps.store.jobsInStateSince(state, new Date(now - 60_000), PAGE);
-    for (const job of recent.filter(
-      (j) => j.effectsPending && Date.parse(j.stateChangedAt) > now - 3_600_000,
-    )) {
+    // Completion effects a crash cut short. Effects run within seconds of the state write, so only jobs that
+    // ended between one hour and one minute ago are looked at.
+    const recent = await deps.store.jobsInStateSince(
+      state,
+      new Date(now - 60_000),
+      1000,
+      new Date(now - 3_600_000),
+    );
+    for (const job of recent.filter((j) => j.effectsPending)) {
       await guard(job, async () => {
         await runCompletionEffects(deps, job);
+        summary.effectsCompleted++;
       });
     }
   }

@@ -35,7 +35,7 @@ export class MemoryJobStore implements JobStore {
   async createJob(job: Job): Promise<boolean> {
     if (this.jobs.has(job.id)) return false;
     this.writes.job++;
-    this.jobs.set(job.id, structuredClone({ ...job, version: 0 }));
+    this.jobs.set(job.id, structuredClone(dropUndefined({ ...job, version: 0 })));
     return true;
   }
 
@@ -45,7 +45,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   async getJobs(ids: readonly string[]): Promise<Job[]> {
-    return ids.flatMap((id) => {
+    return [...new Set(ids)].flatMap((id) => {
       const job = this.jobs.get(id);
       return job ? [structuredClone(job)] : [];
     });
@@ -66,22 +66,20 @@ export class MemoryJobStore implements JobStore {
   }
 
   async listJobs(query: ListJobsQuery): Promise<Page<Job>> {
+    const listing = `${query.state ?? ''}|${query.type ?? ''}`;
     const all = [...this.jobs.values()]
       .filter((j) => (!query.state || j.state === query.state) && (!query.type || j.type === query.type))
       .sort((a, b) => (a.id < b.id ? 1 : -1));
     let start = 0;
-    if (query.cursor) {
-      start = all.findIndex((j) => j.id < query.cursor!);
-      if (start < 0 && !/^[0-9A-Z]{26}$/.test(query.cursor))
-        throw new ValidationError('InvalidCursor', 'bad cursor');
+    if (query.cursor !== undefined) {
+      const after = decodeCursor(query.cursor, listing);
+      start = all.findIndex((j) => j.id < after);
       if (start < 0) start = all.length;
     }
     const items = all.slice(start, start + query.limit);
     const last = items.at(-1);
-    return {
-      items: structuredClone(items),
-      ...(start + query.limit < all.length && last ? { cursor: last.id } : {}),
-    };
+    const more = start + query.limit < all.length && last;
+    return { items: structuredClone(items), ...(more ? { cursor: encodeCursor(listing, last.id) } : {}) };
   }
 
   async queuedJobs(queue: string, limit: number): Promise<Job[]> {
@@ -93,9 +91,14 @@ export class MemoryJobStore implements JobStore {
       .map((j) => structuredClone(j));
   }
 
-  async jobsInStateSince(state: JobState, before: Date, limit: number): Promise<Job[]> {
+  async jobsInStateSince(state: JobState, before: Date, limit: number, after?: Date): Promise<Job[]> {
     return [...this.jobs.values()]
-      .filter((j) => j.state === state && j.stateChangedAt < before.toISOString())
+      .filter(
+        (j) =>
+          j.state === state &&
+          j.stateChangedAt < before.toISOString() &&
+          (!after || j.stateChangedAt >= after.toISOString()),
+      )
       .sort((a, b) => (`${a.stateChangedAt}#${a.id}` < `${b.stateChangedAt}#${b.id}` ? -1 : 1))
       .slice(0, limit)
       .map((j) => structuredClone(j));
@@ -136,6 +139,23 @@ export class MemoryJobStore implements JobStore {
   async dependentsOf(dependencyId: string): Promise<string[]> {
     return [...(this.edges.get(dependencyId) ?? [])];
   }
+}
+
+function encodeCursor(listing: string, id: string): string {
+  return Buffer.from(JSON.stringify({ l: listing, id })).toString('base64url');
+}
+
+function decodeCursor(cursor: string, listing: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
+      l?: unknown;
+      id?: unknown;
+    };
+    if (parsed.l === listing && typeof parsed.id === 'string') return parsed.id;
+  } catch {
+    // reported below
+  }
+  throw new ValidationError('InvalidCursor', 'The cursor is malformed or belongs to another listing');
 }
 
 function dropUndefined<T extends object>(value: T): T {
