@@ -12,9 +12,12 @@ export const CATALOG_DEFINE_KEY = '__OFFPEAK_CATALOG__';
 
 /** The catalog bundled into this Lambda, or (tests, tools) the JSON in `OFFPEAK_CATALOG`. */
 export function loadCatalogData(env: NodeJS.ProcessEnv = process.env): CatalogData {
-  const raw = typeof __OFFPEAK_CATALOG__ !== 'undefined' ? __OFFPEAK_CATALOG__ : parseEnv(env[EnvVars.catalog]);
+  const raw =
+    typeof __OFFPEAK_CATALOG__ !== 'undefined' ? __OFFPEAK_CATALOG__ : parseEnv(env[EnvVars.catalog]);
   if (raw === undefined) {
-    throw new Error(`No Offpeak catalog: bundle it with define ${CATALOG_DEFINE_KEY} or set ${EnvVars.catalog}`);
+    throw new Error(
+      `No Offpeak catalog: bundle it with define ${CATALOG_DEFINE_KEY} or set ${EnvVars.catalog}`,
+    );
   }
   return CatalogDataSchema.parse(raw);
 }
