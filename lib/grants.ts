@@ -52,9 +52,10 @@ export function grantPrefixAccess(grantee: iam.IGrantable, bucket: s3.IBucket, a
     );
   }
   for (const statement of policy) grantee.grantPrincipal.addToPrincipalPolicy(statement);
+  // Exact KMS actions: SSE-KMS reads need Decrypt, writes (and multipart uploads) GenerateDataKey as well.
   if (bucket.encryptionKey) {
-    if (write.length > 0) bucket.encryptionKey.grantEncryptDecrypt(grantee);
-    else bucket.encryptionKey.grantDecrypt(grantee);
+    if (write.length > 0) bucket.encryptionKey.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey');
+    else bucket.encryptionKey.grant(grantee, 'kms:Decrypt');
   }
 }
 

@@ -174,7 +174,16 @@ export class OffpeakFunction extends Construct implements iam.IGrantable {
         resources: [table.tableArn, ...indexArns],
       }),
     );
-    table.encryptionKey?.grantEncryptDecrypt(this.role);
+    // A customer-managed table key: the exact actions DynamoDB needs for reads and writes (no kms:*Encrypt* wildcards).
+    table.encryptionKey?.grant(
+      this.role,
+      'kms:Decrypt',
+      'kms:Encrypt',
+      'kms:GenerateDataKey',
+      'kms:ReEncryptFrom',
+      'kms:ReEncryptTo',
+      'kms:DescribeKey',
+    );
     return this.addEnvironment(EnvVars.table, table.tableName);
   }
 

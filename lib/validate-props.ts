@@ -2,6 +2,7 @@ import { Token } from 'aws-cdk-lib';
 import { buildCatalogData, type CatalogData, type CatalogIssue } from '../src/core/catalog.js';
 import { ValidationError } from '../src/core/errors.js';
 import { type JobTypeSpec, toJobTypeSpec } from '../src/core/job-type.js';
+import { defaultQueues } from '../src/core/queue-spec.js';
 import { fargateResourceIssue, parseSecretArn } from './job-type-resources.js';
 import type { OffpeakProps } from './offpeak.js';
 
@@ -73,9 +74,9 @@ export function validateOffpeakProps(props: OffpeakProps): CatalogData {
     }
   });
 
-  const queueNames = new Set((catalog?.queues ?? []).map((q) => q.name));
+  const queueNames = new Set((props.queues ?? defaultQueues).map((q) => q.name));
   for (const name of props.onDemandFirstQueues ?? []) {
-    if (catalog && !queueNames.has(name)) {
+    if (!queueNames.has(name)) {
       issues.push({ path: 'onDemandFirstQueues', message: `unknown queue "${name}"` });
     }
   }
