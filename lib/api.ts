@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { apiRoutes } from '../lambdas/api.js';
 import { BucketPrefixes } from './bucket-layout.js';
 import { coreFunction, type OffpeakRuntime } from './core-function.js';
+import { acknowledge } from './nag.js';
 import type { OffpeakFunction } from './offpeak-function.js';
 import { lambdaEntry } from './paths.js';
 
@@ -40,7 +41,8 @@ const ACCESS_LOG_FORMAT = {
 };
 
 /**
- * Offpeak's HTTP API (design §7): IAM (SigV4) authorization on every route, one Lambda behind all routes, JSON access
+ * Offpeak's HTTP API (design §7): IAM (SigV4) authorization on every route (IAM is the API's default authorizer;
+ * only a route that declares `auth: 'none'`, a signed webhook, opts out), one Lambda behind all routes, JSON access
  * logs with retention. Routes come from `apiRoutes` in `lambdas/api.ts`, the list the handler dispatches on.
  */
 export class OffpeakApi extends Construct {
@@ -87,7 +89,21 @@ export class OffpeakApi extends Construct {
 
     const integration = new HttpLambdaIntegration('Integration', this.handler.function);
     for (const route of apiRoutes) {
-      this.httpApi.addRoutes({ path: route.path, methods: [apigwv2.HttpMethod[route.method]], integration });
+      const [added] = this.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigwv2.HttpMethod[route.method]],
+        integration,
+        // IAM unless the route authenticates requests itself (signed webhooks declare auth 'none').
+        ...(route.auth === 'none' ? { authorizer: new apigwv2.HttpNoneAuthorizer() } : {}),
+      });
+      if (route.auth === 'none' && added) {
+        acknowledge(
+          added,
+          'AwsSolutions-APIG4',
+          `${route.method} ${route.path} is declared auth 'none' in lambdas/routes: the handler verifies a request ` +
+            'signature (webhooks), which IAM authorization would prevent callers outside AWS from sending.',
+        );
+      }
     }
   }
 }

@@ -167,12 +167,18 @@ describe('Lambdas', () => {
 });
 
 describe('HTTP API', () => {
-  it('authorizes every route with IAM', () => {
+  it('authorizes every route with IAM (only signed webhooks may opt out)', () => {
     const routes = resourcesOf(synth.template, 'AWS::ApiGatewayV2::Route');
     expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(
       apiRoutes.map((r) => `${r.method} ${r.path}`).sort(),
     );
-    for (const [, route] of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
+    for (const [, route] of routes) {
+      const declared = apiRoutes.find((r) => `${r.method} ${r.path}` === route.Properties.RouteKey)!;
+      expect(route.Properties.AuthorizationType, route.Properties.RouteKey).toBe(
+        declared.auth === 'none' ? 'NONE' : 'AWS_IAM',
+      );
+      if (declared.auth === 'none') expect(declared.path).toMatch(/^\/hooks\//);
+    }
   });
 
   it('writes access logs to a log group with retention', () => {
