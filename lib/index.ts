@@ -8,5 +8,6 @@ export * from './offpeak.js';
 export * from './offpeak-function.js';
 export * from './processing.js';
 export * from './queues.js';
+export * from './ready-app.js';
 export * from './state.js';
 export * from './validate-props.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { exampleJobTypes } from '../../config/job-types.js';
 import { Offpeak, type OffpeakProps } from '../../lib/offpeak.js';
+import { readyAppProps } from '../../lib/ready-app.js';
 
 /** What a synthesized test app exposes. */
 export interface SynthesizedOffpeak {
@@ -24,10 +24,7 @@ export interface SynthOptions {
 }
 
 /** The props of the ready app (bin/offpeak.ts). */
-export const appProps: OffpeakProps = {
-  jobTypes: exampleJobTypes,
-  extraJobWritePrefixes: { 'nightly-backup': ['backups/'] },
-};
+export const appProps: OffpeakProps = readyAppProps;
 
 /** The feature flags of cdk.json, so tests synthesize what `cdk deploy` deploys. */
 export const cdkJsonContext: Record<string, unknown> = JSON.parse(
