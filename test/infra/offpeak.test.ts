@@ -427,6 +427,18 @@ describe('monitoring and outputs', () => {
         ]),
       },
     });
+    // The topic policy replaces SNS's default one: CloudWatch must still be allowed to publish alarms.
+    synth.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+          }),
+        ]),
+      },
+    });
   });
 
   it('logs VPC flows', () => {
