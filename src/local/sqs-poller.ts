@@ -24,8 +24,13 @@ export interface SqsPollerOptions {
   readonly handler: LambdaHandler<SQSEvent, unknown>;
   /** Name for logs and the Lambda context. */
   readonly functionName: string;
-  /** Records per invocation, 1..10 (one ReceiveMessage). @default 10 */
+  /**
+   * Most records per invocation, 1..10,000. Above 10 (one ReceiveMessage), a batch gathers what is already
+   * waiting, within `maxBatchingWindowMs`, as Lambda's batching window does. @default 10
+   */
   readonly batchSize?: number;
+  /** How long to keep gathering a batch larger than 10. @default 500 */
+  readonly maxBatchingWindowMs?: number;
   /** Long-poll wait per receive, 0..20 s. @default 20 */
   readonly waitTimeSeconds?: number;
   /** Batches handled at once (Lambda scales pollers out; one is the calm local default). @default 1 */
@@ -36,6 +41,9 @@ export interface SqsPollerOptions {
   readonly region?: string;
   readonly log?: Log;
 }
+
+/** ReceiveMessage returns at most this many messages. */
+const RECEIVE_MAX = 10;
 
 /** What one invocation did with its batch. */
 export interface PollOutcome {
@@ -64,6 +72,7 @@ export class SqsPoller {
   readonly #queueUrl: string;
   readonly #handler: SqsPollerOptions['handler'];
   readonly #batchSize: number;
+  readonly #windowMs: number;
   readonly #waitTimeSeconds: number;
   readonly #concurrency: number;
   readonly #functionTimeoutMs: number;
@@ -79,7 +88,8 @@ export class SqsPoller {
     this.#client = options.client;
     this.#queueUrl = options.queueUrl;
     this.#handler = options.handler;
-    this.#batchSize = clamp(options.batchSize ?? 10, 1, 10);
+    this.#batchSize = clamp(options.batchSize ?? 10, 1, 10_000);
+    this.#windowMs = Math.max(0, options.maxBatchingWindowMs ?? 500);
     this.#waitTimeSeconds = clamp(options.waitTimeSeconds ?? 20, 0, 20);
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
     this.#functionTimeoutMs = options.functionTimeoutMs ?? 60_000;
@@ -118,6 +128,19 @@ export class SqsPoller {
       try {
         messages = await this.#receive(this.#waitTimeSeconds, signal);
         backoffMs = 250;
+        const windowEnds = Date.now() + this.#windowMs;
+        let last = messages.length;
+        // A backlog fills a large batch at once; a trickle does not wait for more than the window.
+        while (
+          last === RECEIVE_MAX &&
+          messages.length < this.#batchSize &&
+          Date.now() < windowEnds &&
+          this.#running
+        ) {
+          const more = await this.#receive(0, signal, this.#batchSize - messages.length);
+          last = more.length === Math.min(RECEIVE_MAX, this.#batchSize - messages.length) ? RECEIVE_MAX : 0;
+          messages = messages.concat(more);
+        }
       } catch (error) {
         if (!this.#running) return;
         this.#log.warn('SQS receive failed; retrying', {
@@ -134,11 +157,11 @@ export class SqsPoller {
     }
   }
 
-  async #receive(waitTimeSeconds: number, signal: AbortSignal): Promise<Message[]> {
+  async #receive(waitTimeSeconds: number, signal: AbortSignal, max = this.#batchSize): Promise<Message[]> {
     const result = await this.#client.send(
       new ReceiveMessageCommand({
         QueueUrl: this.#queueUrl,
-        MaxNumberOfMessages: this.#batchSize,
+        MaxNumberOfMessages: Math.min(RECEIVE_MAX, max),
         WaitTimeSeconds: waitTimeSeconds,
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
