@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { apiRoutes, createApiHandler } from '../../lambdas/api.js';
@@ -110,11 +111,9 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   };
 
   try {
-    const emulators = await startEmulators({ dataDir: resolve(dataDir, 'dynamodb') }).catch(
-      (error: unknown) => {
-        throw explainStartError(error, dataDir);
-      },
-    );
+    const unlock = await lockDataDir(dataDir);
+    cleanup.push(unlock);
+    const emulators = await startEmulators({ dataDir: resolve(dataDir, 'dynamodb') });
     cleanup.push(() => emulators.stop());
 
     const awsEnvironment: Record<string, string> = {
@@ -275,6 +274,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       restoreAwsEnv();
       restoreOffpeakEnv();
       await step('emulators', () => emulators.stop());
+      await step('lock', unlock);
     };
 
     let stopping: Promise<void> | undefined;
@@ -423,13 +423,46 @@ function setEnvironment(values: Record<string, string>): () => void {
   };
 }
 
-function explainStartError(error: unknown, dataDir: string): Error {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/lock/i.test(message)) {
-    return new Error(
-      `Another Offpeak local service is using ${dataDir} (${message}). Stop it, or pass another --data-dir.`,
-      { cause: error },
-    );
+/**
+ * One service per data directory: dynalite's LevelDB cannot be shared, and a second opener crashes on its first
+ * request. A lock file with our pid says who holds it; a lock left by a process that is gone is taken over.
+ * @returns a function that releases the lock.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  if (lockedHere.has(dataDir))
+    throw new Error(`A local service in this process is already using ${dataDir}.`);
+  await mkdir(dataDir, { recursive: true });
+  const file = join(dataDir, 'service.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      lockedHere.add(dataDir);
+      return async () => {
+        lockedHere.delete(dataDir);
+        if ((await readFile(file, 'utf8').catch(() => '')).trim() === String(process.pid))
+          await rm(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new Error(
+          `Another Offpeak local service (pid ${holder}) is using ${dataDir}. Stop it, or pass another --data-dir.`,
+        );
+      }
+      await rm(file, { force: true }); // stale: its process is gone
+    }
   }
-  return error instanceof Error ? error : new Error(message);
+  throw new Error(`Could not lock ${dataDir}`);
+}
+
+const lockedHere = new Set<string>();
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
