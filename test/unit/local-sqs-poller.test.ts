@@ -223,6 +223,24 @@ describe('SqsPoller', () => {
     expect(seen?.remaining).toBeGreaterThan(50_000);
   });
 
+  it('gathers a backlog into one invocation when batchSize is above 10 (as the batching window does)', async () => {
+    const queue = await queueWithDlq(5, 30);
+    for (let i = 0; i < 25; i++) await send(queue.url, `m${i}`);
+    const { events, handler } = recorder(() => ({ batchItemFailures: [] }));
+    const poller = new SqsPoller({
+      client: sqs,
+      queueUrl: queue.url,
+      functionName: 'test',
+      handler,
+      batchSize: 20,
+    });
+    poller.start();
+    await expect.poll(() => events.reduce((n, e) => n + e.Records.length, 0)).toBe(25);
+    await poller.stop();
+    expect(events[0]?.Records.length).toBe(20);
+    expect(events.every((e) => e.Records.length <= 20)).toBe(true);
+  });
+
   it('stops promptly during a long poll and lets an in-flight batch finish', async () => {
     // Prepare
     const queue = await queueWithDlq(5, 30);
