@@ -277,7 +277,7 @@ describe('LocalExecutor', () => {
     // Assess
     expect(failed.detail.statusReason).toBe('Job attempt duration exceeded timeout');
     expect(failed.detail.container).toMatchObject({ exitCode: 143, reason: 'Process ended by SIGTERM' });
-    await expect.poll(() => alive(grandchild)).toBe(false);
+    await expect.poll(() => alive(grandchild), { timeout: 5_000 }).toBe(false);
   });
 
   it('escalates to SIGKILL when the process ignores SIGTERM', async () => {
@@ -289,7 +289,7 @@ describe('LocalExecutor', () => {
     const grandchild = await readPid(pidFile);
     const failed = await eventFor(executorJobId, 'FAILED');
     expect(failed.detail.container).toMatchObject({ exitCode: 137, reason: 'Process ended by SIGKILL' });
-    await expect.poll(() => alive(grandchild)).toBe(false);
+    await expect.poll(() => alive(grandchild), { timeout: 5_000 }).toBe(false);
   });
 
   it('terminates a running job (FAILED, "Terminated: <reason>") and a runnable one before it starts', async () => {
@@ -309,7 +309,7 @@ describe('LocalExecutor', () => {
     // Assess
     expect(failed.detail.statusReason).toBe('Terminated: cancelled by user');
     expect(statusesOf(waiting.executorJobId)).toEqual(['SUBMITTED', 'RUNNABLE', 'FAILED']);
-    await expect.poll(() => alive(pid)).toBe(false);
+    await expect.poll(() => alive(pid), { timeout: 5_000 }).toBe(false);
     await executor.terminate(running.executorJobId, 'again'); // finished: not an error
     await executor.terminate('unknown-id', 'nothing'); // unknown: not an error
   });
