@@ -197,12 +197,12 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       ...tickDeps,
       settings: { ...deps.settings, staleActiveMs: 0, submittingTimeoutMs: 0 },
     };
-    const startup = await invokeScheduled(
+    // (The handler logs what it repaired, as "Reconciler pass".)
+    await invokeScheduled(
       createReconcilerHandler(() => startupDeps),
       'offpeak-reconciler',
       log,
     );
-    if (startup && didSomething(startup)) log.info('Repaired jobs left by the previous run', { ...startup });
 
     const [intakePoller, dispatchPoller, trackerPoller] = [
       {
