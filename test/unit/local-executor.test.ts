@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +15,7 @@ import {
   localLogFile,
 } from '../../src/local/local-executor.js';
 import type { ExecutionRequest } from '../../src/ports/executor.js';
-
-// Real Batch event samples: the repository's copy if there is one, else the shared fixtures folder.
-const fixtureDir = [
-  join(import.meta.dirname, '../fixtures/aws-events'),
-  '/work/shared/fixtures/aws-events',
-].find((dir) => existsSync(dir));
+import { fixturesDir } from './support/fixtures.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 
@@ -184,53 +179,48 @@ describe('LocalExecutor', () => {
     expect(jobIdFromExecutorName(succeeded.detail.jobName)).toBe(req.jobId);
   });
 
-  it.skipIf(!fixtureDir)(
-    'emits events that parse as BatchJobStateChange and have the keys of the real Batch events',
-    async () => {
-      // Prepare
-      start();
-      const fixture = async (name: string) =>
-        JSON.parse(await readFile(join(fixtureDir!, `batch-job-state-change-${name}.json`), 'utf8')) as {
-          detail: Record<string, unknown>;
-        } & Record<string, unknown>;
-      const keysOf = (o: object) => Object.keys(o).sort();
+  it('emits events that parse as BatchJobStateChange and have the keys of the real Batch events', async () => {
+    // Prepare
+    start();
+    const fixture = async (name: string) =>
+      JSON.parse(await readFile(join(fixturesDir, `batch-job-state-change-${name}.json`), 'utf8')) as {
+        detail: Record<string, unknown>;
+      } & Record<string, unknown>;
+    const keysOf = (o: object) => Object.keys(o).sort();
 
-      // Act
-      const ok = await executor.submit(request('exit-with'));
-      const bad = await executor.submit(request('exit-with', { environment: { CODE: '1' } }));
-      await eventFor(ok.executorJobId, 'SUCCEEDED');
-      await eventFor(bad.executorJobId, 'FAILED');
+    // Act
+    const ok = await executor.submit(request('exit-with'));
+    const bad = await executor.submit(request('exit-with', { environment: { CODE: '1' } }));
+    await eventFor(ok.executorJobId, 'SUCCEEDED');
+    await eventFor(bad.executorJobId, 'FAILED');
 
-      // Assess
-      for (const event of events) expect(() => BatchJobStateChangeSchema.parse(event)).not.toThrow();
-      for (const [status, file, id] of [
-        ['RUNNABLE', 'runnable', ok.executorJobId],
-        ['RUNNING', 'running', ok.executorJobId],
-        ['SUCCEEDED', 'succeeded', ok.executorJobId],
-        ['FAILED', 'failed', bad.executorJobId],
-      ] as const) {
-        const real = await fixture(file);
-        const ours = events.find((e) => e.detail.jobId === id && e.detail.status === status)!;
-        expect(keysOf(ours)).toEqual(keysOf(real));
-        expect(keysOf(ours.detail)).toEqual(expect.arrayContaining(keysOf(real.detail)));
-        const realContainer = real.detail.container as object;
-        expect(keysOf(ours.detail.container ?? {})).toEqual(expect.arrayContaining(keysOf(realContainer)));
-        expect(ours.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-      }
-      const failed = events.find(
-        (e) => e.detail.jobId === bad.executorJobId && e.detail.status === 'FAILED',
-      )!;
-      expect(failed.detail).toMatchObject({
-        statusReason: 'Essential container in task exited',
-        container: { exitCode: 1 },
-        attempts: [{ container: { exitCode: 1 }, statusReason: 'Essential container in task exited' }],
-      });
-      expect(toExecutorJob(BatchJobStateChangeSchema.parse(failed))).toMatchObject({
-        exitCode: 1,
-        status: 'FAILED',
-      });
-    },
-  );
+    // Assess
+    for (const event of events) expect(() => BatchJobStateChangeSchema.parse(event)).not.toThrow();
+    for (const [status, file, id] of [
+      ['RUNNABLE', 'runnable', ok.executorJobId],
+      ['RUNNING', 'running', ok.executorJobId],
+      ['SUCCEEDED', 'succeeded', ok.executorJobId],
+      ['FAILED', 'failed', bad.executorJobId],
+    ] as const) {
+      const real = await fixture(file);
+      const ours = events.find((e) => e.detail.jobId === id && e.detail.status === status)!;
+      expect(keysOf(ours)).toEqual(keysOf(real));
+      expect(keysOf(ours.detail)).toEqual(expect.arrayContaining(keysOf(real.detail)));
+      const realContainer = real.detail.container as object;
+      expect(keysOf(ours.detail.container ?? {})).toEqual(expect.arrayContaining(keysOf(realContainer)));
+      expect(ours.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    }
+    const failed = events.find((e) => e.detail.jobId === bad.executorJobId && e.detail.status === 'FAILED')!;
+    expect(failed.detail).toMatchObject({
+      statusReason: 'Essential container in task exited',
+      container: { exitCode: 1 },
+      attempts: [{ container: { exitCode: 1 }, statusReason: 'Essential container in task exited' }],
+    });
+    expect(toExecutorJob(BatchJobStateChangeSchema.parse(failed))).toMatchObject({
+      exitCode: 1,
+      status: 'FAILED',
+    });
+  });
 
   it('records a non-zero exit code and captures stdout and stderr in the log file', async () => {
     // Prepare

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,11 +12,7 @@ import {
   matchRoute,
   startHttpServer,
 } from '../../src/local/http-server.js';
-
-const fixtureDir = [
-  join(import.meta.dirname, '../fixtures/aws-events'),
-  '/work/shared/fixtures/aws-events',
-].find((dir) => existsSync(dir));
+import { fixturesDir } from './support/fixtures.js';
 
 const keys = (o: object | undefined) => Object.keys(o ?? {}).sort();
 
@@ -87,13 +82,13 @@ describe('buildHttpApiEvent', () => {
     localPort: 8787,
   };
 
-  it.skipIf(!fixtureDir)('has the keys of a real HTTP API v2 event with IAM auth', async () => {
+  it('has the keys of a real HTTP API v2 event with IAM auth', async () => {
     // Prepare
     const real = JSON.parse(
-      await readFile(join(fixtureDir!, 'apigw-http-v2-iam.json'), 'utf8'),
+      await readFile(join(fixturesDir, 'apigw-http-v2-iam.json'), 'utf8'),
     ) as APIGatewayProxyEventV2WithIAMAuthorizer;
     const docs = JSON.parse(
-      await readFile(join(fixtureDir!, 'apigw-http-v2-post-body.json'), 'utf8'),
+      await readFile(join(fixturesDir, 'apigw-http-v2-post-body.json'), 'utf8'),
     ) as Record<string, unknown>;
 
     // Act

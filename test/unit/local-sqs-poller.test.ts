@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -13,11 +12,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../src/local/emulators.js';
 import { SqsPoller } from '../../src/local/sqs-poller.js';
-
-const fixtureDir = [
-  join(import.meta.dirname, '../fixtures/aws-events'),
-  '/work/shared/fixtures/aws-events',
-].find((dir) => existsSync(dir));
+import { fixturesDir } from './support/fixtures.js';
 
 let emulators: Emulators;
 let sqs: SQSClient;
@@ -88,7 +83,7 @@ function recorder(respond: (event: SQSEvent) => SQSBatchResponse | Promise<SQSBa
 }
 
 describe('SqsPoller', () => {
-  it.skipIf(!fixtureDir)('invokes the handler with a faithful Lambda SQS event', async () => {
+  it('invokes the handler with a faithful Lambda SQS event', async () => {
     // Prepare
     const queue = await queueWithDlq();
     const { events, handler } = recorder(() => ({ batchItemFailures: [] }));
@@ -101,7 +96,7 @@ describe('SqsPoller', () => {
     // Assess
     expect(outcome).toEqual({ received: 1, deleted: 1, failed: 0 });
     const real = JSON.parse(
-      await readFile(join(fixtureDir!, 'sqs-lambda-event-with-attributes.json'), 'utf8'),
+      await readFile(join(fixturesDir, 'sqs-lambda-event-with-attributes.json'), 'utf8'),
     ) as SQSEvent;
     const record = events[0]!.Records[0]!;
     const realRecord = real.Records[0]!;
