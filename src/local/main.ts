@@ -9,6 +9,9 @@ import { isTerminal } from '../core/job-state.js';
 import { consoleLog, type LogLevel } from './console-log.js';
 import { type LocalService, startLocalService } from './service.js';
 
+/** A second Ctrl-C sooner than this after the first is the same keypress relayed by npm or tsx. */
+const REPEAT_SIGNAL_GRACE_MS = 1500;
+
 /** The port `npm start` listens on unless told otherwise. */
 export const DEFAULT_PORT = 8787;
 
@@ -103,13 +106,16 @@ export async function main(
 
   printBanner(service, options.slots);
   const stopped = new Promise<void>((resolveStopped) => {
-    let signals = 0;
+    let firstSignalAt: number | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
+      // Ctrl-C reaches every process of the terminal's group, and npm and tsx also relay it: the same keypress
+      // can arrive twice within milliseconds. Only a signal well after the first one means "stop waiting".
+      if (firstSignalAt !== undefined) {
+        if (Date.now() - firstSignalAt < REPEAT_SIGNAL_GRACE_MS) return;
         process.stderr.write(`\n${signal} again: exiting without a clean stop.\n`);
         process.exit(1);
       }
+      firstSignalAt = Date.now();
       process.stderr.write(
         `\n${signal}: stopping (jobs still running will be repaired at the next start)…\n`,
       );
