@@ -14,6 +14,20 @@ import { updateJobWith } from './update-job.js';
 /** SQS's longest message delay; longer retry waits are re-armed by the reconciler. */
 export const MAX_DELAY_SECONDS = 900;
 
+/**
+ * The writer of a state change runs its effects at once; another caller finds them pending only after this long,
+ * when that writer has surely finished or died. Concurrent duplicates of an event then do not publish it again.
+ */
+export const EFFECTS_GRACE_MS = 30_000;
+
+/** True when a job's pending effects are overdue: their writer crashed (or they are not pending). */
+export function effectsOverdue(
+  job: Pick<Job, 'effectsPending' | 'stateChangedAt' | 'updatedAt'>,
+  now: Date,
+): boolean {
+  return job.effectsPending === true && now.getTime() - Date.parse(job.updatedAt) >= EFFECTS_GRACE_MS;
+}
+
 const eventTypeByState: Partial<Record<JobState, OffpeakEventType>> = {
   [JobState.Succeeded]: OffpeakEventType.JobSucceeded,
   [JobState.Failed]: OffpeakEventType.JobFailed,
