@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { EnvVars } from '../src/aws/table-schema.js';
 import type { CatalogData } from '../src/core/catalog.js';
 import type { JobTypeSpec } from '../src/core/job-type.js';
+import type { QueueSpec } from '../src/core/queue-spec.js';
 import { jobReadPrefixes, jobWritePrefixes } from './bucket-layout.js';
 import { grantPrefixAccess } from './grants.js';
 import { parseEcrImage, parseSecretArn } from './job-type-resources.js';
@@ -77,6 +78,35 @@ export const INFRASTRUCTURE_RETRY_RULES: readonly {
   { action: batch.Action.RETRY, on: { onReason: 'CannotPullContainerError*' } },
   { action: batch.Action.EXIT, on: { onExitCode: '*' } },
 ];
+
+/** How long Batch lets a job sit RUNNABLE for a blocking reason when the queue does not say. */
+export const DEFAULT_MAX_RUNNABLE = Duration.minutes(30);
+
+/**
+ * The Batch job queue's stuck-job protection (`jobStateTimeLimitActions`) for an Offpeak queue: a job no compute
+ * environment can ever run (misconfiguration) would sit RUNNABLE forever, so Batch cancels it after the queue's
+ * `maxRunnableSeconds` (30 minutes by default) and Offpeak sees it fail. A queue that sets `maxRunnableSeconds` also has
+ * jobs blocked by a lack of capacity cancelled after that long.
+ */
+export function jobStateTimeLimitActions(queue: QueueSpec): batch.JobStateTimeLimitAction[] {
+  const maxTime =
+    queue.maxRunnableSeconds !== undefined
+      ? Duration.seconds(queue.maxRunnableSeconds)
+      : DEFAULT_MAX_RUNNABLE;
+  const reasons = [
+    batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+    batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+    ...(queue.maxRunnableSeconds !== undefined
+      ? [batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY]
+      : []),
+  ];
+  return reasons.map((reason) => ({
+    action: batch.JobStateTimeLimitActionsAction.CANCEL,
+    maxTime,
+    reason,
+    state: batch.JobStateTimeLimitActionsState.RUNNABLE,
+  }));
+}
 
 /** Resources of one job type. */
 export class OffpeakJobType extends Construct {
@@ -252,21 +282,7 @@ export class OffpeakCompute extends Construct {
           { computeEnvironment: first, order: 1 },
           { computeEnvironment: second, order: 2 },
         ],
-        // A job no compute environment can ever run would sit RUNNABLE forever; fail it so Offpeak sees it.
-        jobStateTimeLimitActions: [
-          {
-            action: batch.JobStateTimeLimitActionsAction.CANCEL,
-            maxTime: Duration.minutes(30),
-            reason: batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
-            state: batch.JobStateTimeLimitActionsState.RUNNABLE,
-          },
-          {
-            action: batch.JobStateTimeLimitActionsAction.CANCEL,
-            maxTime: Duration.minutes(30),
-            reason: batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
-            state: batch.JobStateTimeLimitActionsState.RUNNABLE,
-          },
-        ],
+        jobStateTimeLimitActions: jobStateTimeLimitActions(queue),
       });
     }
     this.jobQueues = jobQueues;

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import type { CatalogData } from '../src/core/catalog.js';
 import type { JobTypeDefinition } from '../src/core/job-type.js';
 import type { QueueSpecInput } from '../src/core/queue-spec.js';
+import type { ResourceSpecInput } from '../src/core/resource-spec.js';
 import { OffpeakApi } from './api.js';
 import { OffpeakCompute } from './compute.js';
 import type { OffpeakRuntime } from './core-function.js';
@@ -31,6 +32,13 @@ export interface OffpeakProps {
    * @default defaultQueues (high, normal, low)
    */
   readonly queues?: readonly QueueSpecInput[];
+  /**
+   * Shared resources job types hold units of (`resources: { 'warehouse-db': 1 }` on a job type), each with a limit
+   * (changeable at run time with `PATCH /resources/{name}`) and an optional rate limit.
+   * @example [{ name: 'warehouse-db', limit: 2 }]
+   * @default - none
+   */
+  readonly resources?: readonly ResourceSpecInput[];
   /**
    * The VPC Batch jobs run in (private subnets with a route to the registries and AWS APIs).
    * @default - a VPC with two AZs, one NAT gateway, an S3 gateway endpoint and flow logs

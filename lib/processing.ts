@@ -94,8 +94,9 @@ export class OffpeakProcessing extends Construct {
       entry: lambdaEntry('reconciler'),
       description: 'Offpeak reconciler: repairs jobs stuck in a state from the store and AWS Batch',
       timeout: Duration.seconds(60),
-      // Finds orphans by name (ListJobs) and checks stale jobs (DescribeJobs).
-      batch: { read: true },
+      // Finds orphans by name (ListJobs) and checks stale jobs (DescribeJobs); terminates jobs stuck RUNNABLE
+      // longer than their queue allows.
+      batch: { read: true, terminate: true },
     });
 
     // One rule, two targets: both runs are idempotent, and a missed tick is made up by the next one.

@@ -25,7 +25,11 @@ export function validateOffpeakProps(props: OffpeakProps): CatalogData {
   const issues: PropsIssue[] = [];
   let catalog: CatalogData | undefined;
   try {
-    catalog = buildCatalogData({ jobTypes: props.jobTypes, queues: props.queues });
+    catalog = buildCatalogData({
+      jobTypes: props.jobTypes,
+      queues: props.queues,
+      resources: props.resources,
+    });
   } catch (error) {
     if (error instanceof ValidationError && Array.isArray(error.details))
       issues.push(...(error.details as PropsIssue[]));

@@ -7,7 +7,8 @@ import {
   TerminateJobCommand,
 } from '@aws-sdk/client-batch';
 import type { Catalog } from '../core/catalog.js';
-import { NonRetryableError } from '../core/errors.js';
+import { NonRetryableError, RetryableError } from '../core/errors.js';
+import { EXECUTOR_THROTTLED } from '../core/services/dispatch.js';
 import type { ExecutionHandle, ExecutionRequest, Executor, ExecutorJob } from '../ports/executor.js';
 import { ExecutorStatus } from '../ports/executor.js';
 
@@ -65,7 +66,7 @@ export class BatchExecutor implements Executor {
       OFFPEAK_JOB_ID: request.jobId,
       OFFPEAK_ATTEMPT: String(request.attempt),
     };
-    const result = await this.#client.send(
+    const result = await this.#send(
       new SubmitJobCommand({
         jobName: request.jobName,
         jobQueue,
@@ -140,6 +141,25 @@ export class BatchExecutor implements Executor {
     }
   }
 
+  /**
+   * SubmitJob through the client, whose retry strategy already backs off on throttling. Throttling that outlasts it
+   * becomes a RetryableError `ExecutorThrottled`: the dispatcher puts the job back and pauses every dispatcher's
+   * submissions, so it never reaches the job's user.
+   */
+  async #send(command: SubmitJobCommand) {
+    try {
+      return await this.#client.send(command);
+    } catch (error) {
+      if (isThrottling(error)) {
+        throw new RetryableError(EXECUTOR_THROTTLED, 'AWS Batch throttled SubmitJob', {
+          cause: error,
+          retryAfterMs: 1000,
+        });
+      }
+      throw error;
+    }
+  }
+
   #jobQueue(queue: string): string {
     const arn = this.#jobQueues[queue];
     if (arn === undefined) {
@@ -170,4 +190,19 @@ export function toExecutorJob(detail: JobDetail): ExecutorJob | undefined {
     ...(logStream !== undefined ? { logStream } : {}),
     ...(arrayIndex !== undefined ? { arrayIndex } : {}),
   };
+}
+
+const throttlingErrorNames: ReadonlySet<string> = new Set([
+  'TooManyRequestsException',
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'RequestLimitExceeded',
+]);
+
+/** True for AWS Batch's throttling errors (HTTP 429 or a throttling error name). */
+export function isThrottling(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return throttlingErrorNames.has(error.name) || status === 429;
 }

@@ -6,6 +6,7 @@ import { BatchExecutor } from './batch-executor.js';
 import { loadCatalogData } from './bundled-catalog.js';
 import { type AwsClients, createAwsClients } from './clients.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
+import { DynamoSchedulingStore } from './dynamo-scheduling-store.js';
 import { EventBridgeBus } from './eventbridge-bus.js';
 import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueue } from './sqs-queue.js';
@@ -30,6 +31,8 @@ export interface AwsEnvConfig {
   readonly jobQueues: Readonly<Record<string, string>>;
   readonly jobDefinitions: Readonly<Record<string, string>>;
   readonly catalog: CatalogData;
+  /** The Offpeak bucket (`OFFPEAK_BUCKET`), when set: job output locations are `s3://<bucket>/outputs/<jobId>/`. */
+  readonly bucketName?: string;
 }
 
 /**
@@ -83,7 +86,16 @@ export function readAwsEnv(env: NodeJS.ProcessEnv = process.env): AwsEnvConfig {
   ) {
     throw new Error(`Invalid Offpeak environment:\n${problems.map((p) => `- ${p}`).join('\n')}`);
   }
-  return { tableName, dispatchQueueUrl, eventBusName, jobQueues, jobDefinitions, catalog };
+  const bucketName = env[EnvVars.bucket]?.trim();
+  return {
+    tableName,
+    dispatchQueueUrl,
+    eventBusName,
+    jobQueues,
+    jobDefinitions,
+    catalog,
+    ...(bucketName ? { bucketName } : {}),
+  };
 }
 
 /**
@@ -107,6 +119,11 @@ export function createAwsDeps(
       queueOrder: queueOrderOf(catalog),
       ...(overrides.clock ? { clock: overrides.clock } : {}),
     }),
+    scheduling: new DynamoSchedulingStore({
+      client: clients.documentClient,
+      tableName: config.tableName,
+      ...(overrides.clock ? { clock: overrides.clock } : {}),
+    }),
     catalog,
     executor: new BatchExecutor({
       client: clients.batch,
@@ -118,7 +135,11 @@ export function createAwsDeps(
     dispatchQueue: new SqsQueue({ client: clients.sqs, queueUrl: config.dispatchQueueUrl }),
     clock: overrides.clock ?? systemClock,
     log: overrides.log ?? silentLog,
-    settings: { ...defaultSettings, ...overrides.settings },
+    settings: {
+      ...defaultSettings,
+      ...(config.bucketName ? { outputBaseUri: `s3://${config.bucketName}/outputs/` } : {}),
+      ...overrides.settings,
+    },
   };
 }
 

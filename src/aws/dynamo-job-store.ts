@@ -13,8 +13,8 @@ import { ConcurrentUpdateError, RetryableError, ValidationError } from '../core/
 import type { Job } from '../core/job.js';
 import { isTerminal, type JobState } from '../core/job-state.js';
 import type { QueueOrder } from '../core/queue-spec.js';
-import type { IdempotencyClaim, JobStore, ListJobsQuery, Page } from '../ports/job-store.js';
-import { fromJobItem, JOB_SORT_KEY, jobPk, keyPrefix, toJobItem } from './job-item.js';
+import type { IdempotencyClaim, JobStore, ListJobsQuery, Page, SlotUsage } from '../ports/job-store.js';
+import { fromJobItem, JOB_SORT_KEY, jobPk, keyPrefix, queueSortKey, toJobItem } from './job-item.js';
 import { TableIndexes, TableKeys } from './table-schema.js';
 
 export interface DynamoJobStoreOptions {
@@ -23,7 +23,10 @@ export interface DynamoJobStoreOptions {
   readonly tableName: string;
   /** Order of each Offpeak queue among jobs of equal priority (from the catalog's queue specs). */
   readonly queueOrder: (queue: string) => QueueOrder;
-  /** @default systemClock (read for idempotency-key expiry and the current month when listing all jobs) */
+  /**
+   * @default systemClock (read for idempotency-key expiry, the current month when listing all jobs, and the time of a
+   *   counter's last change)
+   */
   readonly clock?: Clock;
   /**
    * Listing all jobs walks creation months backwards and stops after this many consecutive empty months.
@@ -263,22 +266,52 @@ export class DynamoJobStore implements JobStore {
     return this.#listAll(limit, query.cursor);
   }
 
-  async queuedJobs(queue: string, limit: number): Promise<Job[]> {
+  async queuedJobs(queue: string, limit: number, startAfter?: Job): Promise<Job[]> {
     const index = TableIndexes.queue;
+    const ipk = `${keyPrefix.queue}${queue}`;
+    // The index key the job had while it was QUEUED, rebuilt from the job: a page boundary needs no cursor.
+    const startKey: Key | undefined = startAfter && {
+      ...jobKey(startAfter.id),
+      [index.partitionKey]: ipk,
+      [index.sortKey]: queueSortKey(startAfter.priority, startAfter.id, this.#queueOrder(queue)),
+    };
     const page = await this.#collect(
       {
         IndexName: index.name,
         KeyConditionExpression: '#ipk = :ipk',
         ExpressionAttributeNames: { '#ipk': index.partitionKey },
-        ExpressionAttributeValues: { ':ipk': `${keyPrefix.queue}${queue}` },
+        ExpressionAttributeValues: { ':ipk': ipk },
         ScanIndexForward: true,
       },
       'queue',
       Math.max(1, Math.floor(limit)),
-      undefined,
+      startKey,
       false,
     );
     return page.items.map(fromJobItem);
+  }
+
+  async countQueued(queue: string, max: number): Promise<number> {
+    const index = TableIndexes.queue;
+    let count = 0;
+    let startKey: Item | undefined;
+    do {
+      const result = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: index.name,
+          KeyConditionExpression: '#ipk = :ipk',
+          ExpressionAttributeNames: { '#ipk': index.partitionKey },
+          ExpressionAttributeValues: { ':ipk': `${keyPrefix.queue}${queue}` },
+          Select: 'COUNT',
+          Limit: Math.max(1, max - count),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      count += result.Count ?? 0;
+      startKey = result.LastEvaluatedKey;
+    } while (startKey && count < max);
+    return Math.min(count, max);
   }
 
   async jobsInStateSince(state: JobState, before: Date, limit: number, after?: Date): Promise<Job[]> {
@@ -306,16 +339,22 @@ export class DynamoJobStore implements JobStore {
     return page.items.map(fromJobItem);
   }
 
-  async acquireSlot(counter: string, limit: number): Promise<boolean> {
+  async acquireSlot(counter: string, limit: number, units = 1): Promise<boolean> {
+    if (units > limit) return false;
     try {
       await this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: slotsKey(counter),
-          UpdateExpression: 'ADD #used :one, #version :one',
-          ConditionExpression: 'attribute_not_exists(#used) OR #used < :limit',
-          ExpressionAttributeNames: { '#used': 'used', '#version': 'version' },
-          ExpressionAttributeValues: { ':one': 1, ':limit': limit },
+          UpdateExpression: 'ADD #used :units, #version :one SET #changedAt = :now',
+          ConditionExpression: 'attribute_not_exists(#used) OR #used <= :max',
+          ExpressionAttributeNames: { '#used': 'used', '#version': 'version', '#changedAt': 'changedAt' },
+          ExpressionAttributeValues: {
+            ':units': units,
+            ':one': 1,
+            ':max': limit - units,
+            ':now': this.#clock.now().toISOString(),
+          },
         }),
       );
       return true;
@@ -325,31 +364,49 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async releaseSlot(counter: string): Promise<void> {
+  async releaseSlot(counter: string, units = 1, token?: string): Promise<void> {
     try {
       await this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: slotsKey(counter),
-          UpdateExpression: 'ADD #used :minusOne, #version :one',
-          ConditionExpression: '#used > :zero',
-          ExpressionAttributeNames: { '#used': 'used', '#version': 'version' },
-          ExpressionAttributeValues: { ':minusOne': -1, ':one': 1, ':zero': 0 },
+          UpdateExpression: `ADD #used :minus, #version :one SET #changedAt = :now${token ? ', #last = :token' : ''}`,
+          ConditionExpression: token
+            ? '#used >= :units AND (attribute_not_exists(#last) OR #last <> :token)'
+            : '#used >= :units',
+          ExpressionAttributeNames: {
+            '#used': 'used',
+            '#version': 'version',
+            '#changedAt': 'changedAt',
+            ...(token ? { '#last': 'lastRelease' } : {}),
+          },
+          ExpressionAttributeValues: {
+            ':minus': -units,
+            ':units': units,
+            ':one': 1,
+            ':now': this.#clock.now().toISOString(),
+            ...(token ? { ':token': token } : {}),
+          },
         }),
       );
     } catch (error) {
-      // Already at zero (a duplicate release): the counter must never go negative, and that is all.
+      // Below zero (a recount already gave it back) or a repeat of the last release: nothing to give back.
       if (!isConditionFailure(error)) throw error;
     }
   }
 
-  async slotUsage(counter: string): Promise<{ readonly used: number; readonly version: number }> {
+  async slotUsage(counter: string): Promise<SlotUsage> {
     const result = await this.#db.send(
       new GetCommand({ TableName: this.#table, Key: slotsKey(counter), ConsistentRead: true }),
     );
     const used = result.Item?.used;
     const version = result.Item?.version;
-    return { used: typeof used === 'number' ? used : 0, version: typeof version === 'number' ? version : 0 };
+    const changedAt = result.Item?.changedAt;
+    return {
+      used: typeof used === 'number' ? used : 0,
+      version: typeof version === 'number' ? version : 0,
+      ...(typeof changedAt === 'string' ? { changedAt } : {}),
+    };
   }
 
   async resetSlots(counter: string, used: number, expectedVersion: number): Promise<boolean> {
@@ -358,17 +415,18 @@ export class DynamoJobStore implements JobStore {
         new UpdateCommand({
           TableName: this.#table,
           Key: slotsKey(counter),
-          UpdateExpression: 'SET #used = :used, #version = :next',
+          UpdateExpression: 'SET #used = :used, #version = :next, #changedAt = :now',
           // A counter never written reads as version 0 (see slotUsage).
           ConditionExpression:
             expectedVersion === 0
               ? 'attribute_not_exists(#version) OR #version = :expected'
               : '#version = :expected',
-          ExpressionAttributeNames: { '#used': 'used', '#version': 'version' },
+          ExpressionAttributeNames: { '#used': 'used', '#version': 'version', '#changedAt': 'changedAt' },
           ExpressionAttributeValues: {
             ':used': used,
             ':next': expectedVersion + 1,
             ':expected': expectedVersion,
+            ':now': this.#clock.now().toISOString(),
           },
         }),
       );

@@ -1,6 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { z } from 'zod';
+import { findCycle } from './dag.js';
 import { ValidationError } from './errors.js';
 import {
   type JobTypeDefinition,
@@ -10,6 +11,7 @@ import {
   toJobTypeSpec,
 } from './job-type.js';
 import { defaultQueues, type QueueSpec, type QueueSpecInput, QueueSpecSchema } from './queue-spec.js';
+import { type ResourceSpec, type ResourceSpecInput, ResourceSpecSchema } from './resource-spec.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the callable arrives as `.default`.
 type AddFormats = (ajv: Ajv2020) => Ajv2020;
@@ -17,11 +19,16 @@ const addFormats: AddFormats =
   (addFormatsModule as unknown as { default?: AddFormats }).default ??
   (addFormatsModule as unknown as AddFormats);
 
-/** The serializable catalog: every job type and queue. Bundled into the Lambdas; loaded by the local service. */
+/**
+ * The serializable catalog: every job type, queue and shared resource. Bundled into the Lambdas; loaded by the local
+ * service.
+ */
 export const CatalogDataSchema = z
   .object({
     jobTypes: z.array(JobTypeSpecSchema),
     queues: z.array(QueueSpecSchema),
+    /** Absent in catalogs written before resources existed: none. */
+    resources: z.array(ResourceSpecSchema).optional(),
   })
   .strict();
 export type CatalogData = z.infer<typeof CatalogDataSchema>;
@@ -44,6 +51,8 @@ export interface CatalogIssue {
 export function buildCatalogData(input: {
   readonly jobTypes: readonly JobTypeDefinition[];
   readonly queues?: readonly QueueSpecInput[];
+  /** Shared resources job types hold units of. @default [] */
+  readonly resources?: readonly ResourceSpecInput[];
 }): CatalogData {
   const issues: CatalogIssue[] = [];
   const jobTypes: JobTypeSpec[] = [];
@@ -61,7 +70,23 @@ export function buildCatalogData(input: {
     if (parsed.success) queues.push(parsed.data);
     else issues.push({ path: `queues[${index}]`, message: z.prettifyError(parsed.error) });
   });
-  issues.push(...catalogIssues({ jobTypes, queues }));
+  const resources: ResourceSpec[] = [];
+  (input.resources ?? []).forEach((resource, index) => {
+    const parsed = ResourceSpecSchema.safeParse(resource);
+    if (parsed.success) resources.push(parsed.data);
+    else issues.push({ path: `resources[${index}]`, message: z.prettifyError(parsed.error) });
+  });
+  issues.push(...catalogIssues({ jobTypes, queues, resources }));
+  if (issues.length === 0) {
+    // Follow-up params are checked against their type's schema, which needs the compiled catalog.
+    try {
+      new Catalog({ jobTypes, queues, resources });
+    } catch (error) {
+      if (error instanceof ValidationError && Array.isArray(error.details))
+        issues.push(...(error.details as CatalogIssue[]));
+      else throw error;
+    }
+  }
   if (issues.length > 0) {
     throw new ValidationError(
       'InvalidCatalog',
@@ -69,7 +94,7 @@ export function buildCatalogData(input: {
       { details: issues },
     );
   }
-  return { jobTypes, queues };
+  return { jobTypes, queues, resources };
 }
 
 function catalogIssues(data: CatalogData): CatalogIssue[] {
@@ -95,18 +120,64 @@ function catalogIssues(data: CatalogData): CatalogIssue[] {
     }
     priorities.set(queue.batchPriority, queue.name);
   }
+  const resources = new Map<string, ResourceSpec>();
+  for (const resource of data.resources ?? []) {
+    if (resources.has(resource.name))
+      issues.push({ path: `resources.${resource.name}`, message: 'duplicate resource name' });
+    resources.set(resource.name, resource);
+  }
+  const typeNames = new Set(data.jobTypes.map((t) => t.name));
   for (const type of data.jobTypes) {
     if (!queueNames.has(type.queue)) {
       issues.push({ path: `jobTypes.${type.name}.queue`, message: `unknown queue "${type.queue}"` });
     }
+    for (const [name, units] of Object.entries(type.resources ?? {})) {
+      const resource = resources.get(name);
+      if (!resource) {
+        issues.push({
+          path: `jobTypes.${type.name}.resources.${name}`,
+          message: `unknown resource "${name}"`,
+        });
+      } else if (resource.limit > 0 && units > resource.limit) {
+        issues.push({
+          path: `jobTypes.${type.name}.resources.${name}`,
+          message: `needs ${units} units but the resource's limit is ${resource.limit}: it could never run`,
+        });
+      }
+    }
+    for (const [kind, followUps] of [
+      ['onSuccess', type.onSuccess ?? []],
+      ['onFailure', type.onFailure ?? []],
+    ] as const) {
+      followUps.forEach((followUp, index) => {
+        if (!typeNames.has(followUp.type)) {
+          issues.push({
+            path: `jobTypes.${type.name}.${kind}[${index}]`,
+            message: `unknown job type "${followUp.type}"`,
+          });
+        }
+      });
+    }
+  }
+  const followUpsOf = (name: string) => {
+    const type = data.jobTypes.find((t) => t.name === name);
+    return [...(type?.onSuccess ?? []), ...(type?.onFailure ?? [])].map((f) => f.type);
+  };
+  const cycle = findCycle([...typeNames], followUpsOf);
+  if (cycle) {
+    issues.push({
+      path: `jobTypes.${cycle[0]}`,
+      message: `follow-up jobs form a cycle (${cycle.join(' → ')}): one job would start the next forever`,
+    });
   }
   return issues;
 }
 
-/** Read access to job types and queues, with compiled params validators. */
+/** Read access to job types, queues and resources, with compiled params validators. */
 export class Catalog {
   readonly #types = new Map<string, CatalogJobType>();
   readonly #queues = new Map<string, QueueSpec>();
+  readonly #resources = new Map<string, ResourceSpec>();
   readonly #validators = new Map<string, ValidateFunction>();
   readonly #ajv = addFormats(new Ajv2020({ allErrors: true, strict: false }));
 
@@ -121,6 +192,15 @@ export class Catalog {
     for (const type of parsed.jobTypes)
       this.#types.set(type.name, { ...type, version: jobTypeVersion(type) });
     for (const queue of parsed.queues) this.#queues.set(queue.name, queue);
+    for (const resource of parsed.resources ?? []) this.#resources.set(resource.name, resource);
+    const followUpIssues = this.#followUpIssues();
+    if (followUpIssues.length > 0) {
+      throw new ValidationError(
+        'InvalidCatalog',
+        followUpIssues.map((i) => `${i.path}: ${i.message}`).join('; '),
+        { details: followUpIssues },
+      );
+    }
   }
 
   jobTypes(): CatalogJobType[] {
@@ -129,6 +209,36 @@ export class Catalog {
 
   queues(): QueueSpec[] {
     return [...this.#queues.values()];
+  }
+
+  resources(): ResourceSpec[] {
+    return [...this.#resources.values()];
+  }
+
+  /** The queue named `name`, or undefined. */
+  findQueue(name: string): QueueSpec | undefined {
+    return this.#queues.get(name);
+  }
+
+  /** The resource named `name`, or undefined. */
+  findResource(name: string): ResourceSpec | undefined {
+    return this.#resources.get(name);
+  }
+
+  /** @throws ValidationError `UnknownResource` */
+  resource(name: string): ResourceSpec {
+    const resource = this.#resources.get(name);
+    if (!resource) {
+      throw new ValidationError('UnknownResource', `Unknown resource "${name}"`, {
+        details: { known: [...this.#resources.keys()] },
+      });
+    }
+    return resource;
+  }
+
+  /** Job types that hold units of `resource`. */
+  jobTypesUsing(resource: string): CatalogJobType[] {
+    return this.jobTypes().filter((t) => t.resources?.[resource] !== undefined);
   }
 
   /** @throws ValidationError `UnknownJobType` */
@@ -159,6 +269,28 @@ export class Catalog {
         details: (validate.errors ?? []).map(describeAjvError),
       });
     }
+  }
+
+  #followUpIssues(): CatalogIssue[] {
+    const issues: CatalogIssue[] = [];
+    for (const type of this.#types.values()) {
+      for (const [kind, followUps] of [
+        ['onSuccess', type.onSuccess ?? []],
+        ['onFailure', type.onFailure ?? []],
+      ] as const) {
+        followUps.forEach((followUp, index) => {
+          try {
+            this.validateParams(followUp.type, followUp.params);
+          } catch (error) {
+            issues.push({
+              path: `jobTypes.${type.name}.${kind}[${index}].params`,
+              message: error instanceof Error ? error.message : String(error),
+            });
+          }
+        });
+      }
+    }
+    return issues;
   }
 }
 

@@ -2,8 +2,10 @@ import type { EventBus } from '../ports/event-bus.js';
 import type { Executor } from '../ports/executor.js';
 import type { JobStore } from '../ports/job-store.js';
 import type { Queue } from '../ports/queue.js';
+import type { SchedulingStore } from '../ports/scheduling-store.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
+import type { RateLimit } from './rate-limit.js';
 
 /** Structured logging as the core needs it (Powertools Logger satisfies it). */
 export interface Log {
@@ -25,6 +27,31 @@ export interface Settings {
   readonly staleActiveMs: number;
   /** At most this many jobs are released per queue in one dispatcher run. @default 100 */
   readonly dispatchBatchSize: number;
+  /**
+   * At most this many waiting jobs are looked at per queue in one dispatcher run, when jobs ahead cannot run yet
+   * (their job type, key or resource is at its limit). @default 500
+   */
+  readonly dispatchScanLimit: number;
+  /**
+   * Executor submissions across every dispatcher (a token bucket in the store): AWS Batch allows 50 SubmitJob calls
+   * a second per account and region, so the default leaves room for other callers. `undefined` turns it off.
+   * @default { limit: 40, periodSeconds: 1, burst: 40 }
+   */
+  readonly submitRate: RateLimit | undefined;
+  /** How long every dispatcher stops submitting after the executor throttled a submission. @default 2_000 */
+  readonly throttleBackoffMs: number;
+  /**
+   * The reconciler corrects a concurrency counter only when it has not changed for this long, so that no acquire or
+   * release is in flight (longer than any Lambda run) and the job index has caught up. @default 2 minutes
+   */
+  readonly slotRecountSettleMs: number;
+  /** A `Queue Stuck` alert is raised at most this often per queue and state. @default 15 minutes */
+  readonly stuckAlertIntervalMs: number;
+  /**
+   * Where job outputs go: a job's output location is `<outputBaseUri><jobId>/` unless it records another one.
+   * @default 'outputs/' (a key prefix of the Offpeak bucket); `s3://<bucket>/outputs/` on AWS and locally
+   */
+  readonly outputBaseUri: string;
 }
 
 export const defaultSettings: Settings = {
@@ -32,11 +59,19 @@ export const defaultSettings: Settings = {
   submittingTimeoutMs: 5 * 60_000,
   staleActiveMs: 10 * 60_000,
   dispatchBatchSize: 100,
+  dispatchScanLimit: 500,
+  submitRate: { limit: 40, periodSeconds: 1, burst: 40 },
+  throttleBackoffMs: 2_000,
+  slotRecountSettleMs: 2 * 60_000,
+  stuckAlertIntervalMs: 15 * 60_000,
+  outputBaseUri: 'outputs/',
 };
 
 /** Everything the core services need, injected by a Lambda handler or the local service. */
 export interface OffpeakDeps {
   readonly store: JobStore;
+  /** Run-time limit overrides, rate-limit buckets, alert latches and pipelines. */
+  readonly scheduling: SchedulingStore;
   readonly catalog: Catalog;
   readonly executor: Executor;
   readonly events: EventBus;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { ResourceNameSchema } from './resource-spec.js';
 
 /** Job type names become parts of Batch job names and resource names: keep them short and DNS-like. */
 export const JobTypeNameSchema = z
@@ -29,6 +30,37 @@ export const RetrySpecSchema = z
 export type RetrySpec = z.infer<typeof RetrySpecSchema>;
 
 /**
+ * A path into a job's params (`params.tenantId`, `params.customer.id`) whose value partitions a concurrency limit:
+ * at most `limit` jobs of the type with the same value run at once, so one tenant cannot starve the others.
+ */
+export const ConcurrencyKeySchema = z
+  .object({
+    key: z
+      .string()
+      .max(200)
+      .regex(
+        /^params(\.[A-Za-z_$][A-Za-z0-9_$-]*)+$/,
+        'a path into the params such as "params.tenantId" or "params.customer.id"',
+      ),
+    /** Jobs with one key value running at once. */
+    limit: z.number().int().min(0).max(100_000),
+  })
+  .strict();
+export type ConcurrencyKey = z.infer<typeof ConcurrencyKeySchema>;
+
+/** A job submitted when a job of this type ends (see `onSuccess` / `onFailure`). */
+export const FollowUpSchema = z
+  .object({
+    type: JobTypeNameSchema,
+    /** Params of the follow-up job, validated against its type. @default {} */
+    params: z.record(z.string(), z.unknown()).default({}),
+    /** @default the follow-up type's priority */
+    priority: z.number().int().min(0).max(1000).optional(),
+  })
+  .strict();
+export type FollowUp = z.infer<typeof FollowUpSchema>;
+
+/**
  * A job type as the runtime sees it: plain data, serializable to JSON (the params schema is JSON Schema), so
  * the same catalog drives the CDK stack, the Lambdas (bundled in) and the local service.
  */
@@ -56,6 +88,19 @@ export const JobTypeSpecSchema = z
     queue: QueueNameSchema.default('normal'),
     /** Default priority inside the queue, 0..1000, higher first. */
     priority: z.number().int().min(0).max(1000).default(500),
+    /** Jobs of this type running at once, across queues (changeable by redeploying). @default - no limit */
+    concurrency: z.number().int().min(0).max(100_000).optional(),
+    /** Units of shared resources (declared in the catalog) a job of this type holds while it runs. */
+    resources: z.record(ResourceNameSchema, z.number().int().min(1).max(100_000)).optional(),
+    /** A per-key concurrency limit, e.g. `{ key: 'params.tenantId', limit: 2 }`. @default - none */
+    concurrencyKey: ConcurrencyKeySchema.optional(),
+    /**
+     * Jobs to submit when a job of this type SUCCEEDED, each once (the idempotency key derives from the finished job's
+     * id). They get the finished job's output location as input. @default - none
+     */
+    onSuccess: z.array(FollowUpSchema).max(10).optional(),
+    /** Jobs to submit when a job of this type FAILED for good (after its retries). @default - none */
+    onFailure: z.array(FollowUpSchema).max(10).optional(),
     /** JSON Schema (draft 2020-12) of `params`. */
     paramsSchema: z.record(z.string(), z.unknown()).default({ type: 'object' }),
     /** Plain environment variables for the container (no secrets here). */

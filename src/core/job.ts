@@ -3,6 +3,7 @@ import type { SerializedError } from './errors.js';
 import { JobState, jobStates } from './job-state.js';
 import { JobTypeNameSchema, QueueNameSchema } from './job-type.js';
 import { assertTransition } from './state-machine.js';
+import { TriggerRuleSchema } from './trigger-rule.js';
 
 export const TriggerKind = {
   Api: 'api',
@@ -66,6 +67,13 @@ export const StateChangeSchema = z.object({
 });
 export type StateChange = z.infer<typeof StateChangeSchema>;
 
+/** Units of one concurrency counter (`queue#normal`, `type#etl`, `key#etl#acme`, `resource#warehouse-db`). */
+export const SlotClaimSchema = z.object({
+  counter: z.string().min(1),
+  units: z.number().int().min(1),
+});
+export type SlotClaim = z.infer<typeof SlotClaimSchema>;
+
 /** One run of a job type, as stored and as returned by the API. */
 export const JobSchema = z.object({
   id: z.string(),
@@ -76,6 +84,15 @@ export const JobSchema = z.object({
   idempotencyKey: z.string().optional(),
   trigger: TriggerSchema,
   dependsOn: z.array(z.string()).default([]),
+  /** When the job may run given its dependencies' outcomes. Absent means `all_success`. */
+  triggerRule: TriggerRuleSchema.optional(),
+  /** The pipeline this job is a step of, and the step's id. */
+  pipelineId: z.string().optional(),
+  stepId: z.string().optional(),
+  /** The job whose output location becomes this job's input when it is released (a pipeline step's `input`). */
+  inputFrom: z.string().optional(),
+  /** Where the job reads its input (`OFFPEAK_INPUT_URI`). */
+  inputUri: z.string().optional(),
   state: z.enum(jobStates as [JobState, ...JobState[]]),
   /** Attempt number of the current or last execution (0 before the first submit). */
   attempt: z.number().int().min(0),
@@ -87,14 +104,24 @@ export const JobSchema = z.object({
   history: z.array(StateChangeSchema).default([]),
   /** When RETRY_WAIT ends. */
   retryAt: z.string().optional(),
-  /** True while the job holds (or is taking) a concurrency slot of its queue. */
+  /** True while the job holds (or is taking) the concurrency slots in `slots`. */
   holdsSlot: z.boolean().default(false),
+  /**
+   * The counters this job takes (in this order) when it is released, and gives back when it ends. Written by the
+   * claim, before any counter is touched. Absent on jobs written before limits had levels: their queue's counter.
+   */
+  slots: z.array(SlotClaimSchema).optional(),
+  /** Identifies one claim's slots, so a counter can refuse a repeated release of the same claim. */
+  slotToken: z.string().optional(),
   /**
    * Completion effects (slot release, event, dependents, retry release) still to run after the state write that
    * made them due. Cleared by the write that follows them; re-run by a redelivered message or the reconciler.
    */
   effectsPending: z.boolean().optional(),
-  /** The slot given up by the last state write still has to be returned to its counter. */
+  /**
+   * The slots given up by the last state write have not been returned to their counters yet: the writer of that
+   * transition returns them (it alone), then clears this flag. Until then the job still counts as holding them.
+   */
   slotReleasePending: z.boolean().optional(),
   cancelRequested: z.boolean().optional(),
   exitCode: z.number().int().optional(),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { IDEMPOTENCY_KEY_MAX } from './idempotency.js';
 import { isJobId } from './ids.js';
 import { TriggerSchema } from './job.js';
+import { TriggerRuleSchema } from './trigger-rule.js';
 
 /** Body of `POST /jobs`, and of an intake queue message (which may also say where it came from). */
 export const SubmitRequestSchema = z
@@ -11,6 +12,8 @@ export const SubmitRequestSchema = z
     idempotencyKey: z.string().min(1).max(IDEMPOTENCY_KEY_MAX).optional(),
     priority: z.number().int().min(0).max(1000).optional(),
     dependsOn: z.array(z.string().refine(isJobId, 'must be a job id (ULID)')).max(100).default([]),
+    /** When the job may run given how its dependencies ended. @default 'all_success' */
+    triggerRule: TriggerRuleSchema.optional(),
   })
   .strict();
 export type SubmitRequest = z.infer<typeof SubmitRequestSchema>;

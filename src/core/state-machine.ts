@@ -10,8 +10,9 @@ const S = JobState;
 export const transitions: Readonly<Record<JobState, readonly JobState[]>> = {
   // Dependencies finish → released; an upstream failure skips it; users may cancel.
   [S.Waiting]: [S.Queued, S.Skipped, S.Cancelled],
-  // The dispatcher claims it (SUBMITTING) or a user cancels.
-  [S.Queued]: [S.Submitting, S.Cancelled],
+  // The dispatcher claims it (SUBMITTING) or a user cancels; the reconciler fails it when it waited longer than its
+  // queue allows (`maxQueuedSeconds` with `onStuck: 'fail'`).
+  [S.Queued]: [S.Submitting, S.Cancelled, S.Failed],
   // Submit recorded (SUBMITTED); no slot or a transient submit error puts it back (QUEUED);
   // a permanent submit error fails it; a cancel may arrive mid-submit.
   [S.Submitting]: [S.Submitted, S.Queued, S.Failed, S.Cancelled],

@@ -11,6 +11,7 @@ import { createTrackerHandler } from '../../lambdas/tracker.js';
 import { type AwsClients, createAwsClients } from '../aws/clients.js';
 import { queueOrderOf } from '../aws/deps.js';
 import { DynamoJobStore } from '../aws/dynamo-job-store.js';
+import { DynamoSchedulingStore } from '../aws/dynamo-scheduling-store.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { EnvVars } from '../aws/table-schema.js';
 import { Catalog, type CatalogData } from '../core/catalog.js';
@@ -177,13 +178,22 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         queueOrder: queueOrderOf(catalog),
         clock,
       }),
+      scheduling: new DynamoSchedulingStore({
+        client: clients.documentClient,
+        tableName: resources.tableName,
+        clock,
+      }),
       catalog,
       executor,
       events: eventBus,
       dispatchQueue: new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.dispatch.url }),
       clock,
       log,
-      settings: { ...localSettings, ...options.settings },
+      settings: {
+        ...localSettings,
+        outputBaseUri: `s3://${resources.bucketName}/outputs/`,
+        ...options.settings,
+      },
     };
     const getDeps = () => deps;
     const dispatcher = createDispatcherHandler(getDeps);

@@ -7,12 +7,14 @@ export const OffpeakEventType = {
   JobCancelled: 'Job Cancelled',
   JobSkipped: 'Job Skipped',
   JobRetrying: 'Job Retrying',
+  /** Jobs of a queue waited longer than it allows (`maxQueuedSeconds`, `maxRunnableSeconds`). */
+  QueueStuck: 'Queue Stuck',
 } as const;
 export type OffpeakEventType = (typeof OffpeakEventType)[keyof typeof OffpeakEventType];
 
 export interface OffpeakEvent {
   readonly detailType: OffpeakEventType;
-  /** The job (or a summary of it) as JSON-safe data. */
+  /** The job (or a summary of it, or of a queue) as JSON-safe data. */
   readonly detail: Readonly<Record<string, unknown>>;
   /** Resources the event is about (e.g. the job id). */
   readonly resources?: readonly string[];

@@ -15,6 +15,14 @@ export interface ListJobsQuery {
   readonly cursor?: string;
 }
 
+/** A concurrency counter as read. */
+export interface SlotUsage {
+  readonly used: number;
+  readonly version: number;
+  /** ISO time of the last acquire, release or reset. */
+  readonly changedAt?: string;
+}
+
 /** Outcome of claiming an idempotency key. */
 export type IdempotencyClaim =
   | { readonly claimed: true }
@@ -55,9 +63,13 @@ export interface JobStore {
 
   /**
    * The next waiting jobs of a queue in dispatch order: highest priority first, then oldest first (FIFO) or
-   * newest first (LIFO), as encoded when the job was queued.
+   * newest first (LIFO), as encoded when the job was queued. With `startAfter` (a job of an earlier page), the jobs
+   * that come after it, so a dispatcher can look past jobs that cannot run yet.
    */
-  queuedJobs(queue: string, limit: number): Promise<Job[]>;
+  queuedJobs(queue: string, limit: number, startAfter?: Job): Promise<Job[]>;
+
+  /** How many jobs wait in a queue, counting at most `max` (the answer is then `max`). */
+  countQueued(queue: string, max: number): Promise<number>;
 
   /**
    * Jobs that entered `state` before `before` (and at or after `after`, when given), oldest first: the
@@ -66,16 +78,20 @@ export interface JobStore {
   jobsInStateSince(state: JobState, before: Date, limit: number, after?: Date): Promise<Job[]>;
 
   /**
-   * Takes a concurrency slot of `counter` if fewer than `limit` are taken.
-   * @returns false when the limit is reached.
+   * Takes `units` (default 1) of `counter` if that leaves at most `limit` taken. Every change of a counter
+   * increments its version and records when it happened.
+   * @returns false when the limit would be exceeded.
    */
-  acquireSlot(counter: string, limit: number): Promise<boolean>;
+  acquireSlot(counter: string, limit: number, units?: number): Promise<boolean>;
 
-  /** Gives a slot back (never below zero). */
-  releaseSlot(counter: string): Promise<void>;
+  /**
+   * Gives `units` (default 1) back; never below zero. With a `token` (one per claim of a job), a release repeating
+   * the counter's last release is ignored, so a retried call cannot give back the same units twice.
+   */
+  releaseSlot(counter: string, units?: number, token?: string): Promise<void>;
 
-  /** Current slot usage of a counter. */
-  slotUsage(counter: string): Promise<{ readonly used: number; readonly version: number }>;
+  /** Current usage of a counter, and when it last changed (undefined: never written). */
+  slotUsage(counter: string): Promise<SlotUsage>;
 
   /**
    * Sets a counter's usage to `used` if its version is still `expectedVersion` (the reconciler's recount).

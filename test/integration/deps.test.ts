@@ -10,6 +10,7 @@ import {
   resetAwsDeps,
 } from '../../src/aws/deps.js';
 import { DynamoJobStore } from '../../src/aws/dynamo-job-store.js';
+import { DynamoSchedulingStore } from '../../src/aws/dynamo-scheduling-store.js';
 import { EventBridgeBus } from '../../src/aws/eventbridge-bus.js';
 import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
 import { SqsQueue } from '../../src/aws/sqs-queue.js';
@@ -48,6 +49,7 @@ describe('readAwsEnv', () => {
       jobQueues: { normal: 'arn:jq/normal', stack: 'arn:jq/stack' },
       jobDefinitions: { report: 'arn:jd/report:3' },
       catalog,
+      bucketName: 'offpeak-bucket',
     });
   });
 
@@ -95,13 +97,18 @@ describe('createAwsDeps', () => {
     const deps = createAwsDeps(env, { log, clients, settings: { dispatchBatchSize: 7 } });
 
     expect(deps.store).toBeInstanceOf(DynamoJobStore);
+    expect(deps.scheduling).toBeInstanceOf(DynamoSchedulingStore);
     expect(deps.executor).toBeInstanceOf(BatchExecutor);
     expect(deps.events).toBeInstanceOf(EventBridgeBus);
     expect(deps.dispatchQueue).toBeInstanceOf(SqsQueue);
     expect((deps.dispatchQueue as SqsQueue).queueUrl).toBe(env.OFFPEAK_DISPATCH_QUEUE_URL);
     expect(deps.catalog.queue('stack').order).toBe('lifo');
     expect(deps.log).toBe(log);
-    expect(deps.settings).toEqual({ ...defaultSettings, dispatchBatchSize: 7 });
+    expect(deps.settings).toEqual({
+      ...defaultSettings,
+      dispatchBatchSize: 7,
+      outputBaseUri: 's3://offpeak-bucket/outputs/',
+    });
     clients.destroy();
   });
 

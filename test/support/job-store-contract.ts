@@ -188,6 +188,45 @@ export function jobStoreContract(
         expect(queued.map((j) => j.id)).toEqual([d, c, b, e, a]);
       });
 
+      it('pages past a given job, in FIFO and LIFO queues alike', async () => {
+        const fifo = await createAll([
+          makeJob({ priority: 900 }, minute(1)),
+          makeJob({ priority: 500 }, minute(2)),
+          makeJob({ priority: 500 }, minute(3)),
+          makeJob({ priority: 100 }, minute(4)),
+        ]);
+        const lifo = await createAll([
+          makeJob({ queue: 'stack', priority: 500 }, minute(5)),
+          makeJob({ queue: 'stack', priority: 500 }, minute(6)),
+          makeJob({ queue: 'stack', priority: 500 }, minute(7)),
+        ]);
+
+        const first = await store.queuedJobs('normal', 2);
+        const rest = await store.queuedJobs('normal', 10, first[1]);
+        expect([...first, ...rest].map((j) => j.id)).toEqual(fifo.map((j) => j.id));
+        expect(await store.queuedJobs('normal', 10, fifo[3])).toEqual([]);
+
+        const top = await store.queuedJobs('stack', 1);
+        expect(top.map((j) => j.id)).toEqual([lifo[2]!.id]);
+        expect((await store.queuedJobs('stack', 10, top[0])).map((j) => j.id)).toEqual([
+          lifo[1]!.id,
+          lifo[0]!.id,
+        ]);
+      });
+
+      it('counts waiting jobs up to a cap', async () => {
+        await createAll(Array.from({ length: 7 }, (_, i) => makeJob({}, minute(i))));
+        await createAll([
+          makeJob({ queue: 'low' }, minute(20)),
+          makeJob({ state: JobState.Waiting }, minute(21)),
+        ]);
+
+        expect(await store.countQueued('normal', 100)).toBe(7);
+        expect(await store.countQueued('normal', 5)).toBe(5);
+        expect(await store.countQueued('low', 100)).toBe(1);
+        expect(await store.countQueued('empty', 100)).toBe(0);
+      });
+
       it('takes a job out of the queue when it leaves QUEUED and back when it returns', async () => {
         const [first, second] = await createAll([makeJob({}, minute(1)), makeJob({}, minute(2))]);
         const claimed = await store.updateJob(
@@ -379,6 +418,50 @@ export function jobStoreContract(
         expect((await store.slotUsage('never-used')).used).toBe(0);
         expect(await store.acquireSlot('c', 1)).toBe(true);
         expect(await store.acquireSlot('c', 1)).toBe(false);
+      });
+
+      it('takes and gives back several units at once, within the limit', async () => {
+        expect(await store.acquireSlot('resource#db', 3, 2)).toBe(true);
+        expect(await store.acquireSlot('resource#db', 3, 2)).toBe(false);
+        expect(await store.acquireSlot('resource#db', 3, 1)).toBe(true);
+        expect(await store.acquireSlot('resource#other', 1, 2)).toBe(false);
+        expect((await store.slotUsage('resource#db')).used).toBe(3);
+
+        await store.releaseSlot('resource#db', 2);
+        expect((await store.slotUsage('resource#db')).used).toBe(1);
+        await store.releaseSlot('resource#db', 2);
+        expect((await store.slotUsage('resource#db')).used).toBe(1);
+        const concurrent = await Promise.all(
+          Array.from({ length: 10 }, () => store.acquireSlot('resource#db', 7, 2)),
+        );
+        expect(concurrent.filter(Boolean)).toHaveLength(3);
+        expect((await store.slotUsage('resource#db')).used).toBe(7);
+      });
+
+      it('ignores a release that repeats the last release of the same claim', async () => {
+        await store.acquireSlot('c', 5);
+        await store.acquireSlot('c', 5);
+        await store.acquireSlot('c', 5);
+
+        await store.releaseSlot('c', 1, 'job-1@1');
+        await store.releaseSlot('c', 1, 'job-1@1');
+        expect((await store.slotUsage('c')).used).toBe(2);
+        await store.releaseSlot('c', 1, 'job-2@4');
+        await store.releaseSlot('c', 1, 'job-1@7');
+        expect((await store.slotUsage('c')).used).toBe(0);
+      });
+
+      it('records when a counter last changed', async () => {
+        expect((await store.slotUsage('c')).changedAt).toBeUndefined();
+        await store.acquireSlot('c', 5);
+        expect((await store.slotUsage('c')).changedAt).toBe(CONTRACT_NOW);
+        clock.advance(1_000);
+        await store.releaseSlot('c');
+        expect((await store.slotUsage('c')).changedAt).toBe('2025-06-15T12:00:01.000Z');
+        clock.advance(1_000);
+        const read = await store.slotUsage('c');
+        await store.resetSlots('c', 0, read.version);
+        expect((await store.slotUsage('c')).changedAt).toBe('2025-06-15T12:00:02.000Z');
       });
 
       it('resets usage only at the version it was read at', async () => {

@@ -7,7 +7,7 @@ import { assertTransition, canTransition } from '../../src/core/state-machine.js
 // deliberate and show up here.
 const allowed: Record<JobState, JobState[]> = {
   WAITING: ['QUEUED', 'SKIPPED', 'CANCELLED'],
-  QUEUED: ['SUBMITTING', 'CANCELLED'],
+  QUEUED: ['SUBMITTING', 'CANCELLED', 'FAILED'],
   SUBMITTING: ['SUBMITTED', 'QUEUED', 'FAILED', 'CANCELLED'],
   SUBMITTED: ['RUNNING', 'SUCCEEDED', 'FAILED', 'RETRY_WAIT', 'CANCELLED', 'QUEUED'],
   RUNNING: ['SUCCEEDED', 'FAILED', 'RETRY_WAIT', 'CANCELLED'],

@@ -3,12 +3,14 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { Job } from '../job.js';
 import { patchJob, transitionJob } from '../job.js';
 import { isTerminal, JobState } from '../job-state.js';
-import { completionPatch, runCompletionEffects } from './effects.js';
+import { completionPatch, ownsSlotRelease, runCompletionEffects } from './effects.js';
 import { updateJobWith } from './update-job.js';
 
 /**
  * Cancels a job in any non-terminal state. A job that is running has its executor job terminated first; one in the
- * middle of being submitted is marked so that the dispatcher terminates what it submitted.
+ * middle of being submitted is marked so that the dispatcher terminates what it submitted. The dispatcher is also the
+ * one that gives back the slots of a job cancelled during SUBMITTING (it alone knows which it took), so such a job
+ * keeps `holdsSlot` until it does.
  *
  * @throws NotFoundError unknown job
  * @throws ConflictError `JobFinished` when the job already ended
@@ -34,11 +36,15 @@ export async function cancelJob(
     (current) => {
       if (isTerminal(current.state)) return undefined;
       const now = deps.clock.now();
+      const slots =
+        current.state === JobState.Submitting
+          ? { holdsSlot: current.holdsSlot, slotReleasePending: false, effectsPending: true }
+          : completionPatch(current);
       return transitionJob(
         patchJob(current, now, { cancelRequested: true }),
         JobState.Cancelled,
         now,
-        { ...completionPatch(current), statusReason: reason },
+        { ...slots, statusReason: reason },
         reason,
       );
     },
@@ -59,5 +65,5 @@ export async function cancelJob(
     await deps.executor.terminate(outcome.before.executorJobId, reason);
   }
   deps.log.info('Job cancelled', { jobId, from: outcome.before.state });
-  return runCompletionEffects(deps, outcome.after);
+  return runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });
 }

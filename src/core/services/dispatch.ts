@@ -1,13 +1,18 @@
 import type { ExecutionHandle } from '../../ports/executor.js';
+import type { CatalogJobType } from '../catalog.js';
 import type { OffpeakDeps } from '../deps.js';
-import { ErrorKind, errorKindOf, serializeError } from '../errors.js';
+import { ConcurrentUpdateError, ErrorKind, errorKindOf, RetryableError, serializeError } from '../errors.js';
 import type { Job } from '../job.js';
-import { transitionJob, withAttempt } from '../job.js';
+import { patchJob, transitionJob, withAttempt } from '../job.js';
 import { jobEnvironment } from '../job-environment.js';
 import { executorJobName } from '../job-name.js';
 import { JobState } from '../job-state.js';
-import { completionPatch, runCompletionEffects } from './effects.js';
-import { queueSlotCounter } from './slots.js';
+import { ioEnvironment } from '../output-location.js';
+import type { RateLimit } from '../rate-limit.js';
+import { type PlannedSlot, SlotLevel, slotPlan } from '../slot-plan.js';
+import { DispatchPass, SUBMIT_BUCKET } from './dispatch-pass.js';
+import { clampDelaySeconds, completionPatch, ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { queueSlotCounter, resourceSlotCounter } from './slots.js';
 import { updateJobWith } from './update-job.js';
 
 /** What one dispatch pass over a queue did. */
@@ -17,70 +22,212 @@ export interface DispatchSummary {
   /** True when the pass stopped because the queue's concurrency limit was reached. */
   readonly full: boolean;
   readonly failed: number;
+  /** True when the queue is paused (`PATCH /queues/{name}`): nothing was released. */
+  readonly paused?: boolean;
+  /** Counters (job type, key or resource) at their limit that held jobs back while others ran. */
+  readonly blockedBy?: string[];
+  /** The pass stopped on a rate limit or on executor throttling; the dispatcher is woken again after this long. */
+  readonly retryAfterMs?: number;
 }
+
+/** The error code an executor adapter gives a submission the executor throttled (after the SDK's own retries). */
+export const EXECUTOR_THROTTLED = 'ExecutorThrottled';
+
+/** Waiting jobs read per index page. */
+const PAGE = 50;
+
+type ReleaseResult =
+  | { readonly kind: 'released' | 'lost' | 'failed' | 'queue-full' }
+  | { readonly kind: 'blocked'; readonly counter: string }
+  /** `stopsQueue`: the limit applies to every job of the queue (queue rate, executor submissions). */
+  | {
+      readonly kind: 'limited';
+      readonly bucket: string;
+      readonly retryAfterMs: number;
+      readonly stopsQueue: boolean;
+    };
 
 /**
- * Admission control (design §1): releases a queue's waiting jobs to the executor in dispatch order while its
- * concurrency limit allows. Correct under any number of concurrent dispatchers: a job is claimed by a conditional
- * write (QUEUED → SUBMITTING) before a slot is taken by a conditional counter update (`used < limit`).
- * Three writes per released job: claim, slot, record.
+ * Admission control (design §1): releases a queue's waiting jobs to the executor in dispatch order while every
+ * limit allows: the queue's concurrency, the job type's, the concurrency key's, each shared resource's, the queue's and
+ * resources' rate limits, and the global executor-submission smoother.
+ *
+ * Correct under any number of concurrent dispatchers: a job is claimed by a conditional write (QUEUED → SUBMITTING,
+ * recording the slots it takes) before its slots are taken, each by a conditional counter update (`used + units ≤
+ * limit`) in a fixed order; when a level is full the slots already taken are given back and the job returns to the
+ * queue. A job held back by its type, key or resource does not hold up the jobs behind it; a full queue stops the pass.
+ * Cost per released job: the claim, one write per level, the record (3 writes with the queue level alone), plus a
+ * share of the submission token writes.
  */
-export async function dispatchQueue(deps: OffpeakDeps, queueName: string): Promise<DispatchSummary> {
+export async function dispatchQueue(
+  deps: OffpeakDeps,
+  queueName: string,
+  pass?: DispatchPass,
+): Promise<DispatchSummary> {
   const queue = deps.catalog.queue(queueName);
+  const current = pass ?? (await DispatchPass.start(deps));
+  if (current.limits.queuePaused(queue.name)) {
+    return { queue: queue.name, released: 0, full: false, failed: 0, paused: true };
+  }
+  const batch = deps.settings.dispatchBatchSize;
   let released = 0;
   let failed = 0;
-  while (released + failed < deps.settings.dispatchBatchSize) {
-    const candidates = await deps.store.queuedJobs(queue.name, Math.min(25, deps.settings.dispatchBatchSize));
-    if (candidates.length === 0) break;
-    let progressed = false;
-    for (const candidate of candidates) {
-      const result = await releaseJob(deps, candidate, queue.concurrency);
-      if (result === 'full') return { queue: queue.name, released, full: true, failed };
-      if (result === 'released') released++;
-      if (result === 'failed') failed++;
-      if (result !== 'lost') progressed = true;
+  let losses = 0;
+  let scanned = 0;
+  const blocked = new Set<string>();
+  const summary = (extra: Partial<DispatchSummary> = {}): DispatchSummary => ({
+    queue: queue.name,
+    released,
+    full: false,
+    failed,
+    ...(blocked.size > 0 ? { blockedBy: [...blocked] } : {}),
+    ...extra,
+  });
+
+  let startAfter: Job | undefined;
+  while (released + failed < batch && scanned < deps.settings.dispatchScanLimit) {
+    const page = await deps.store.queuedJobs(queue.name, PAGE, startAfter);
+    scanned += page.length;
+    for (let i = 0; i < page.length && released + failed < batch; ) {
+      const result = await releaseJob(deps, current, page[i] as Job, batch - released - failed);
+      switch (result.kind) {
+        case 'released':
+        case 'failed':
+          if (result.kind === 'released') released++;
+          else failed++;
+          losses = 0;
+          i++;
+          break;
+        case 'lost':
+          // Another dispatcher claimed it: jump ahead by a growing random stride rather than queueing up behind it
+          // for every next job. A lone dispatcher never loses, so it keeps the exact dispatch order.
+          losses++;
+          i += 1 + Math.floor(Math.random() * Math.min(page.length, 2 ** Math.min(losses, 5)));
+          break;
+        case 'blocked':
+          blocked.add(result.counter);
+          i++;
+          break;
+        case 'queue-full':
+          return summary({ full: true });
+        case 'limited':
+          if (!result.stopsQueue) {
+            blocked.add(result.bucket);
+            i++;
+            break;
+          }
+          await wakeLater(deps, queue.name, result.retryAfterMs);
+          return summary({ retryAfterMs: result.retryAfterMs });
+      }
     }
-    // Every candidate was taken by someone else: the index is catching up; the next nudge will see fresh data.
-    if (!progressed) break;
+    if (page.length < PAGE) return summary();
+    startAfter = page[page.length - 1];
   }
-  return { queue: queue.name, released, full: false, failed };
+  // Stopped by the batch size with jobs left: carry on in another invocation rather than at the next tick.
+  if (released + failed >= batch) await deps.dispatchQueue.send({ kind: 'nudge', queue: queue.name });
+  return summary();
 }
 
-/** Dispatches every queue of the catalog. */
+/** Dispatches every queue of the catalog, with the limits in force read once. */
 export async function dispatchAll(deps: OffpeakDeps): Promise<DispatchSummary[]> {
+  const pass = await DispatchPass.start(deps);
   const summaries: DispatchSummary[] = [];
-  for (const queue of deps.catalog.queues()) summaries.push(await dispatchQueue(deps, queue.name));
+  for (const queue of deps.catalog.queues()) summaries.push(await dispatchQueue(deps, queue.name, pass));
   return summaries;
 }
 
-type ReleaseResult = 'released' | 'lost' | 'full' | 'failed';
+/** The rate-limit buckets a job takes a token of before it starts. */
+function rateBuckets(
+  deps: OffpeakDeps,
+  job: Job,
+  type: CatalogJobType,
+): Array<{ bucket: string; rate: RateLimit; stopsQueue: boolean }> {
+  const buckets: Array<{ bucket: string; rate: RateLimit; stopsQueue: boolean }> = [];
+  const queueRate = deps.catalog.queue(job.queue).rate;
+  if (queueRate) buckets.push({ bucket: queueSlotCounter(job.queue), rate: queueRate, stopsQueue: true });
+  for (const name of Object.keys(type.resources ?? {}).sort()) {
+    const rate = deps.catalog.findResource(name)?.rate;
+    if (rate) buckets.push({ bucket: resourceSlotCounter(name), rate, stopsQueue: false });
+  }
+  return buckets;
+}
 
-async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Promise<ReleaseResult> {
-  const claim = await updateJobWith(
-    deps,
-    candidate.id,
-    (job) =>
-      job.state === JobState.Queued && job.version === candidate.version
-        ? transitionJob(job, JobState.Submitting, deps.clock.now(), { holdsSlot: true })
-        : undefined,
-    candidate,
-  ).catch((error: unknown) => {
-    if (errorKindOf(error) === ErrorKind.NotFound) return undefined;
-    throw error;
-  });
-  if (!claim?.changed) return 'lost';
-  let job = claim.after;
+async function releaseJob(
+  deps: OffpeakDeps,
+  pass: DispatchPass,
+  candidate: Job,
+  wanted: number,
+): Promise<ReleaseResult> {
+  const type = deps.catalog.jobTypes().find((t) => t.name === candidate.type);
+  if (!type) return failUnknownType(deps, candidate);
+  const plan = slotPlan(candidate, type, pass.limits);
+  const buckets = rateBuckets(deps, candidate, type);
 
-  if (!(await deps.store.acquireSlot(queueSlotCounter(job.queue), limit))) {
-    await updateJobWith(deps, job.id, (current) =>
-      current.state === JobState.Submitting
-        ? transitionJob(current, JobState.Queued, deps.clock.now(), { holdsSlot: false }, 'no free slot')
-        : undefined,
-    );
-    return 'full';
+  // What this pass already knows costs no write: a full level, an empty bucket.
+  for (const slot of plan) {
+    if (await pass.looksFull(slot)) return fullResult(slot);
+  }
+  for (const { bucket, stopsQueue } of [
+    ...buckets,
+    ...(deps.settings.submitRate ? [{ bucket: SUBMIT_BUCKET, stopsQueue: true }] : []),
+  ]) {
+    const until = pass.emptyUntil(bucket);
+    if (until !== undefined) {
+      return { kind: 'limited', bucket, retryAfterMs: until - deps.clock.now().getTime(), stopsQueue };
+    }
   }
 
-  const type = deps.catalog.jobType(job.type);
+  // Rate tokens before the claim: an empty bucket then costs one read, not a claim and its undoing.
+  const taken: string[] = [];
+  const putBack = () => {
+    for (const bucket of taken) pass.putBack(bucket);
+  };
+  for (const { bucket, rate, stopsQueue } of buckets) {
+    const limited = await pass.takeToken(bucket, rate);
+    if (limited) {
+      putBack();
+      return { kind: 'limited', ...limited, stopsQueue };
+    }
+    taken.push(bucket);
+  }
+  const submitLimited = await pass.takeSubmitToken(wanted);
+  if (submitLimited) {
+    putBack();
+    return { kind: 'limited', ...submitLimited, stopsQueue: true };
+  }
+  if (deps.settings.submitRate) taken.push(SUBMIT_BUCKET);
+
+  // The claim records the slots before any counter moves, so the reconciler's recount always sees their holder.
+  const token = `${candidate.id}@${candidate.version + 1}`;
+  let job: Job;
+  try {
+    job = await deps.store.updateJob(
+      transitionJob(candidate, JobState.Submitting, deps.clock.now(), {
+        holdsSlot: true,
+        slotReleasePending: false,
+        slots: plan.map(({ counter, units }) => ({ counter, units })),
+        slotToken: token,
+      }),
+      candidate.version,
+    );
+  } catch (error) {
+    putBack();
+    if (error instanceof ConcurrentUpdateError) return { kind: 'lost' };
+    throw error;
+  }
+
+  const acquired: PlannedSlot[] = [];
+  for (const slot of plan) {
+    if (!(await deps.store.acquireSlot(slot.counter, slot.limit, slot.units))) {
+      pass.full(slot);
+      putBack();
+      await giveBack(deps, pass, job, acquired, `no free slot: ${slot.counter}`);
+      return fullResult(slot);
+    }
+    pass.acquired(slot);
+    acquired.push(slot);
+  }
+
   const attempt = job.attempt + 1;
   let handle: ExecutionHandle;
   try {
@@ -90,17 +237,17 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
       jobType: job.type,
       queue: job.queue,
       attempt,
-      environment: jobEnvironment(job, attempt),
+      environment: { ...jobEnvironment(job, attempt), ...ioEnvironment(job, deps.settings) },
       timeoutSeconds: type.timeoutSeconds,
       tags: { 'offpeak:jobId': job.id, 'offpeak:jobType': job.type, 'offpeak:attempt': String(attempt) },
     });
   } catch (error) {
-    return handleSubmitError(deps, job, error);
+    return handleSubmitError(deps, pass, job, acquired, error);
   }
 
   const recorded = await updateJobWith(deps, job.id, (current) => {
-    if (current.state !== JobState.Submitting || current.executorJobId === handle.executorJobId)
-      return undefined;
+    if (current.state !== JobState.Submitting || current.slotToken !== token) return undefined;
+    if (current.executorJobId === handle.executorJobId) return undefined;
     const now = deps.clock.now();
     return transitionJob(current, JobState.Submitted, now, {
       attempt,
@@ -118,47 +265,152 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
       }),
     });
   });
-  job = recorded.changed ? recorded.after : recorded.job;
-  if (job.state === JobState.Cancelled || job.cancelRequested) {
+  const after = recorded.changed ? recorded.after : recorded.job;
+  if (after.state === JobState.Cancelled || after.cancelRequested) {
     // Cancelled while we were submitting: the executor job must not run.
     await deps.executor.terminate(handle.executorJobId, 'Cancelled by user during submission');
+    if (after.holdsSlot && after.slotToken === token) await giveBack(deps, pass, job, acquired, 'cancelled');
   }
   deps.log.info('Job released to executor', { jobId: job.id, executorJobId: handle.executorJobId, attempt });
-  return 'released';
+  return { kind: 'released' };
 }
 
-async function handleSubmitError(deps: OffpeakDeps, job: Job, error: unknown): Promise<ReleaseResult> {
+function fullResult(slot: PlannedSlot): ReleaseResult {
+  return slot.level === SlotLevel.Queue ? { kind: 'queue-full' } : { kind: 'blocked', counter: slot.counter };
+}
+
+/**
+ * Gives back the slots this claim took, then puts the job back in the queue. Counters first, job second: until the
+ * job is written it still counts as their holder, so a recount in between can only see too many, never too few.
+ * A job cancelled meanwhile (a cancel during SUBMITTING leaves the slots to us) just stops holding them.
+ */
+async function giveBack(
+  deps: OffpeakDeps,
+  pass: DispatchPass,
+  job: Job,
+  acquired: readonly PlannedSlot[],
+  reason: string,
+): Promise<void> {
+  for (const slot of [...acquired].reverse()) {
+    await deps.store.releaseSlot(slot.counter, slot.units, job.slotToken);
+    pass.released(slot);
+  }
+  await updateJobWith(
+    deps,
+    job.id,
+    (current) => {
+      if (current.slotToken !== job.slotToken || !current.holdsSlot) return undefined;
+      const now = deps.clock.now();
+      if (current.state === JobState.Submitting) {
+        return transitionJob(
+          current,
+          JobState.Queued,
+          now,
+          { holdsSlot: false, slots: undefined, slotToken: undefined },
+          reason,
+        );
+      }
+      return current.state === JobState.Cancelled ? patchJob(current, now, { holdsSlot: false }) : undefined;
+    },
+    job,
+  );
+}
+
+async function handleSubmitError(
+  deps: OffpeakDeps,
+  pass: DispatchPass,
+  job: Job,
+  acquired: readonly PlannedSlot[],
+  error: unknown,
+): Promise<ReleaseResult> {
   const kind = errorKindOf(error);
   const permanent = kind === ErrorKind.NonRetryable || kind === ErrorKind.Validation;
-  deps.log.warn('Executor submit failed', { jobId: job.id, permanent, error: serializeError(error) });
+  const throttled = error instanceof RetryableError && error.code === EXECUTOR_THROTTLED;
+  deps.log.warn('Executor submit failed', {
+    jobId: job.id,
+    permanent,
+    throttled,
+    error: serializeError(error),
+  });
+  if (!permanent) {
+    // Throttling or an outage: the job keeps its place and no error reaches its user; submissions pause.
+    await giveBack(
+      deps,
+      pass,
+      job,
+      acquired,
+      throttled ? 'executor throttled; will retry' : 'submit failed; will retry',
+    );
+    const pauseMs = jitter(
+      error instanceof RetryableError && error.retryAfterMs !== undefined
+        ? Math.max(error.retryAfterMs, deps.settings.throttleBackoffMs)
+        : deps.settings.throttleBackoffMs,
+    );
+    if (throttled) await pass.throttled(pauseMs);
+    return { kind: 'limited', bucket: SUBMIT_BUCKET, retryAfterMs: pauseMs, stopsQueue: true };
+  }
   const outcome = await updateJobWith(deps, job.id, (current) => {
-    if (current.state !== JobState.Submitting) return undefined;
-    const now = deps.clock.now();
-    if (permanent) {
-      return transitionJob(
-        current,
-        JobState.Failed,
-        now,
-        { ...completionPatch(current), error: serializeError(error), statusReason: 'submit failed' },
-        'submit failed',
-      );
-    }
+    if (current.state !== JobState.Submitting || current.slotToken !== job.slotToken) return undefined;
     return transitionJob(
       current,
-      JobState.Queued,
-      now,
-      { holdsSlot: false, slotReleasePending: false },
-      'submit failed; will retry',
+      JobState.Failed,
+      deps.clock.now(),
+      { ...completionPatch(current), error: serializeError(error), statusReason: 'submit failed' },
+      'submit failed',
     );
   });
-  if (!outcome.changed) return 'lost';
-  if (permanent) {
-    await runCompletionEffects(deps, outcome.after);
-    return 'failed';
+  if (!outcome.changed) {
+    await giveBack(deps, pass, job, acquired, 'submit failed');
+    return { kind: 'lost' };
   }
-  await deps.store.releaseSlot(queueSlotCounter(job.queue));
-  // Transient (throttling, outage): stop this pass; the job keeps its place and the next pass retries it.
-  return 'full';
+  for (const slot of acquired) pass.released(slot);
+  await runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });
+  return { kind: 'failed' };
+}
+
+/** A job whose type left the catalog can never run: it fails (QUEUED → FAILED) instead of blocking its queue. */
+async function failUnknownType(deps: OffpeakDeps, candidate: Job): Promise<ReleaseResult> {
+  const outcome = await updateJobWith(
+    deps,
+    candidate.id,
+    (current) =>
+      current.state === JobState.Queued && current.version === candidate.version
+        ? transitionJob(
+            current,
+            JobState.Failed,
+            deps.clock.now(),
+            {
+              ...completionPatch(current),
+              error: {
+                name: 'ValidationError',
+                code: 'UnknownJobType',
+                message: `Job type "${current.type}" is no longer deployed`,
+              },
+              statusReason: 'unknown job type',
+            },
+            'unknown job type',
+          )
+        : undefined,
+    candidate,
+  ).catch((error: unknown) => {
+    if (errorKindOf(error) === ErrorKind.NotFound) return undefined;
+    throw error;
+  });
+  if (!outcome?.changed) return { kind: 'lost' };
+  await runCompletionEffects(deps, outcome.after);
+  return { kind: 'failed' };
+}
+
+/** A delayed nudge: a rate limit or a back-off ends in `ms`. */
+async function wakeLater(deps: OffpeakDeps, queue: string, ms: number): Promise<void> {
+  await deps.dispatchQueue.send(
+    { kind: 'nudge', queue },
+    { delaySeconds: Math.max(1, clampDelaySeconds(ms)) },
+  );
+}
+
+function jitter(ms: number): number {
+  return Math.round(ms * (0.75 + Math.random() * 0.5));
 }
 
 /** Re-queues a RETRY_WAIT job whose backoff is over. Returns the job, requeued or not. */
@@ -191,8 +443,8 @@ export async function releaseRetry(deps: OffpeakDeps, jobId: string): Promise<Jo
     job,
   );
   if (!outcome.changed) return outcome.job;
-  // Effects of entering RETRY_WAIT that a crash cut short: the slot must still go back.
-  if (outcome.before.slotReleasePending) await deps.store.releaseSlot(queueSlotCounter(job.queue));
+  // Slots the RETRY_WAIT writer did not give back (it crashed) are not given back here: only that writer knows it
+  // did not. The reconciler's recount returns them.
   await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });
   return outcome.after;
 }

@@ -1,14 +1,32 @@
 import { type OffpeakEvent, OffpeakEventType } from '../../ports/event-bus.js';
 import type { OffpeakDeps } from '../deps.js';
-import type { Job } from '../job.js';
+import type { Job, SlotClaim } from '../job.js';
 import { patchJob } from '../job.js';
 import { isTerminal, JobState } from '../job-state.js';
+import type { FollowUp } from '../job-type.js';
+import { outputLocation } from '../output-location.js';
+import { slotsOf } from '../slot-plan.js';
 import { resolveDependents } from './dependencies.js';
-import { queueSlotCounter } from './slots.js';
+import { resourceSlotCounter } from './slots.js';
+import { submitJob } from './submit.js';
 import { updateJobWith } from './update-job.js';
 
 /** SQS's longest message delay; longer retry waits are re-armed by the reconciler. */
 export const MAX_DELAY_SECONDS = 900;
+
+/**
+ * The writer of a state change runs its effects at once; another caller finds them pending only after this long,
+ * when that writer has surely finished or died. Concurrent duplicates of an event then do not publish it again.
+ */
+export const EFFECTS_GRACE_MS = 30_000;
+
+/** True when a job's pending effects are overdue: their writer crashed (or they are not pending). */
+export function effectsOverdue(
+  job: Pick<Job, 'effectsPending' | 'stateChangedAt' | 'updatedAt'>,
+  now: Date,
+): boolean {
+  return job.effectsPending === true && now.getTime() - Date.parse(job.updatedAt) >= EFFECTS_GRACE_MS;
+}
 
 const eventTypeByState: Partial<Record<JobState, OffpeakEventType>> = {
   [JobState.Succeeded]: OffpeakEventType.JobSucceeded,
@@ -19,7 +37,7 @@ const eventTypeByState: Partial<Record<JobState, OffpeakEventType>> = {
 };
 
 /**
- * Marks a job whose next state has effects to run (terminal or RETRY_WAIT): the slot it held must be returned and
+ * Marks a job whose next state has effects to run (terminal or RETRY_WAIT): the slots it held must be returned and
  * the effects are pending. Use on the patch of the transition that makes them due.
  */
 export function completionPatch(job: Job): Pick<Job, 'holdsSlot' | 'effectsPending' | 'slotReleasePending'> {
@@ -31,13 +49,37 @@ export function completionPatch(job: Job): Pick<Job, 'holdsSlot' | 'effectsPendi
 }
 
 /**
- * Runs the effects of a job's arrival in a terminal state or RETRY_WAIT, then clears `effectsPending`.
- * Safe to run again (a redelivered message, the reconciler): each effect is idempotent or harmless twice, except
- * the slot release, which the reconciler's recount corrects if a crash repeats it.
+ * Whether the writer of a transition owns the release of the job's slots: it does when its write took the job from
+ * holding slots to not holding them (exactly one write does). Pass the result as `releaseSlots`.
  */
-export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise<Job> {
+export function ownsSlotRelease(outcome: { readonly before: Job; readonly after: Job }): boolean {
+  return outcome.before.holdsSlot && !outcome.after.holdsSlot;
+}
+
+/** Options of {@link runCompletionEffects}. */
+export interface CompletionEffectsOptions {
+  /**
+   * True only for the caller whose write took the job from holding its slots to not holding them
+   * ({@link ownsSlotRelease}; exactly one write per claim does): it alone gives the job's slots back, so duplicated or concurrent runs of the effects never return them twice. A
+   * writer that crashed before returning them leaves the counters too high, never too low; the reconciler's recount
+   * corrects them. @default false
+   */
+  readonly releaseSlots?: boolean;
+}
+
+/**
+ * Runs the effects of a job's arrival in a terminal state or RETRY_WAIT, then clears `effectsPending`: its slots go
+ * back (see `releaseSlots`), its event is published, a retry is scheduled, follow-up jobs are submitted, dependents
+ * are released or skipped, and the dispatcher is woken for every queue the freed slots may unblock.
+ * Safe to run again (a redelivered message, the reconciler): each effect is idempotent.
+ */
+export async function runCompletionEffects(
+  deps: OffpeakDeps,
+  job: Job,
+  options: CompletionEffectsOptions = {},
+): Promise<Job> {
   if (!job.effectsPending) return job;
-  if (job.slotReleasePending) await deps.store.releaseSlot(queueSlotCounter(job.queue));
+  const released = options.releaseSlots && job.slotReleasePending ? await releaseSlotsOf(deps, job) : [];
 
   const detailType = eventTypeByState[job.state];
   if (detailType) await deps.events.publish([jobEvent(detailType, job)]);
@@ -49,9 +91,12 @@ export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise
       { delaySeconds: clampDelaySeconds(delayMs) },
     );
   }
+  await submitFollowUps(deps, job);
   if (isTerminal(job.state)) await resolveDependents(deps, job);
-  // A slot came free (or a dependent was released): let the dispatcher fill it now rather than at its next tick.
-  await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });
+  // Slots came free (or a dependent was released): let the dispatcher fill them now rather than at its next tick.
+  for (const queue of queuesToWake(deps, job, released)) {
+    await deps.dispatchQueue.send({ kind: 'nudge', queue });
+  }
 
   const outcome = await updateJobWith(deps, job.id, (current) =>
     current.effectsPending && current.state === job.state
@@ -60,6 +105,56 @@ export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise
   );
   deps.log.info('Completion effects done', { jobId: job.id, state: job.state });
   return outcome.changed ? outcome.after : outcome.job;
+}
+
+/** Gives back every slot the job holds, latest level first. @returns what was given back. */
+export async function releaseSlotsOf(
+  deps: Pick<OffpeakDeps, 'store'>,
+  job: Pick<Job, 'slots' | 'queue' | 'slotToken'>,
+): Promise<SlotClaim[]> {
+  const slots = slotsOf(job);
+  for (const slot of [...slots].reverse()) {
+    await deps.store.releaseSlot(slot.counter, slot.units, job.slotToken);
+  }
+  return slots;
+}
+
+/** The job's queue, and every queue whose job types share a resource the job gave back. */
+function queuesToWake(deps: OffpeakDeps, job: Job, released: readonly SlotClaim[]): string[] {
+  const queues = new Set([job.queue]);
+  for (const resource of deps.catalog.resources()) {
+    if (!released.some((s) => s.counter === resourceSlotCounter(resource.name))) continue;
+    for (const type of deps.catalog.jobTypesUsing(resource.name)) queues.add(type.queue);
+  }
+  return [...queues];
+}
+
+/**
+ * Submits the job type's `onSuccess` / `onFailure` jobs, each at most once: its idempotency key derives from the
+ * finished job's id, so a repeated run of the effects finds the job it already made.
+ */
+async function submitFollowUps(deps: OffpeakDeps, job: Job): Promise<void> {
+  const kind =
+    job.state === JobState.Succeeded ? 'onSuccess' : job.state === JobState.Failed ? 'onFailure' : undefined;
+  if (!kind) return;
+  // A job type removed from the catalog since the job ran has no follow-ups any more.
+  const type = deps.catalog.jobTypes().find((t) => t.name === job.type);
+  const followUps: readonly FollowUp[] = type?.[kind] ?? [];
+  for (const [index, followUp] of followUps.entries()) {
+    const { job: next, created } = await submitJob(
+      deps,
+      {
+        type: followUp.type,
+        params: followUp.params,
+        dependsOn: [],
+        idempotencyKey: `followup:${job.id}:${kind}:${index}`,
+        ...(followUp.priority !== undefined ? { priority: followUp.priority } : {}),
+      },
+      { kind: 'event', source: `job:${job.id}` },
+      { inputUri: outputLocation(job, deps.settings) },
+    );
+    if (created) deps.log.info('Follow-up job submitted', { jobId: job.id, followUpJobId: next.id, kind });
+  }
 }
 
 export function clampDelaySeconds(delayMs: number): number {
@@ -80,6 +175,7 @@ export function jobEvent(detailType: OffpeakEventType, job: Job): OffpeakEvent {
       maxAttempts: job.maxAttempts,
       trigger: job.trigger,
       ...(job.idempotencyKey ? { idempotencyKey: job.idempotencyKey } : {}),
+      ...(job.pipelineId ? { pipelineId: job.pipelineId, stepId: job.stepId } : {}),
       ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
       ...(job.statusReason ? { statusReason: job.statusReason } : {}),
       ...(job.error ? { error: job.error } : {}),

@@ -3,13 +3,17 @@ import { ExecutorStatus } from '../../ports/executor.js';
 import type { OffpeakDeps } from '../deps.js';
 import { serializeError } from '../errors.js';
 import type { Job } from '../job.js';
-import { transitionJob } from '../job.js';
+import { patchJob, transitionJob } from '../job.js';
 import { executorJobName } from '../job-name.js';
-import { activeStates, JobState } from '../job-state.js';
+import { activeStates, JobState, terminalStates } from '../job-state.js';
+import { EffectiveLimits } from '../limits.js';
+import { slotPlan, slotsOf } from '../slot-plan.js';
 import { evaluateWaitingJob } from './dependencies.js';
 import { releaseRetry } from './dispatch.js';
 import { runCompletionEffects } from './effects.js';
-import { queueSlotCounter } from './slots.js';
+import { completePipelineCreation } from './pipelines.js';
+import { queueSlotCounter, resourceSlotCounter, typeSlotCounter } from './slots.js';
+import { failStuckQueuedJob, failStuckRunnableJob, raiseQueueStuck } from './stuck.js';
 import { applyExecutorUpdate } from './track.js';
 import { updateJobWith } from './update-job.js';
 
@@ -29,10 +33,23 @@ export interface ReconcileSummary {
   waitingResolved: number;
   /** Finished jobs whose completion effects (event, slot, dependents) a crash had cut short. */
   effectsCompleted: number;
-  /** Slot counters corrected to the number of active jobs. */
+  /** Slot counters corrected to what their holders hold. */
   countersCorrected: number;
+  /** Jobs failed for waiting longer than their queue allows (QUEUED, or RUNNABLE at the executor). */
+  stuckFailed: number;
+  /** `Queue Stuck` alerts raised. */
+  stuckAlerts: number;
+  /** Pipelines whose creation a crash had cut short, finished. */
+  pipelinesCompleted: number;
   errors: number;
 }
+
+/** Executor statuses of a job that was accepted but has not started. */
+const notStartedStatuses: ReadonlySet<string> = new Set([
+  ExecutorStatus.Submitted,
+  ExecutorStatus.Pending,
+  ExecutorStatus.Runnable,
+]);
 
 const PAGE = 100;
 const END_OF_TIME = new Date('9999-12-31T23:59:59.999Z');
@@ -52,8 +69,14 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     waitingResolved: 0,
     effectsCompleted: 0,
     countersCorrected: 0,
+    stuckFailed: 0,
+    stuckAlerts: 0,
+    pipelinesCompleted: 0,
     errors: 0,
   };
+  const limits = new EffectiveLimits(deps.catalog, await deps.scheduling.limitOverrides());
+  /** Counters this pass touched a holder of: recounted even when the catalog does not name them. */
+  const touched = new Set<string>();
   const now = deps.clock.now().getTime();
   const guard = async (job: Job, repair: () => Promise<void>) => {
     try {
@@ -83,25 +106,28 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
         });
         return;
       }
+      // Which of its slots the dispatcher took before it died is unknown: none is given back here (that could
+      // return one never taken); the recount below returns the ones that were.
       const outcome = await updateJobWith(deps, job.id, (current) =>
         current.state === JobState.Submitting && current.version === job.version
           ? transitionJob(
               current,
               JobState.Queued,
               deps.clock.now(),
-              { holdsSlot: false },
+              { holdsSlot: false, slots: undefined, slotToken: undefined },
               'reconciler: submit never reached the executor',
             )
           : undefined,
       );
       if (outcome.changed) {
-        if (job.holdsSlot) await deps.store.releaseSlot(queueSlotCounter(job.queue));
+        for (const slot of slotsOf(job)) touched.add(slot.counter);
         summary.requeued++;
         deps.log.warn('Reconciler requeued a job stuck in SUBMITTING', { jobId: job.id });
       }
     });
   }
 
+  const stuckRunnable: Job[] = [];
   for (const state of [JobState.Submitted, JobState.Running]) {
     const stale = await deps.store.jobsInStateSince(state, new Date(now - deps.settings.staleActiveMs), PAGE);
     const ids = stale.map((j) => j.executorJobId).filter((id): id is string => id !== undefined);
@@ -116,6 +142,19 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
           if (outcome.kind === 'changed') {
             summary.refreshed++;
             deps.log.warn('Reconciler applied a lost state change', { jobId: job.id, to: outcome.to });
+            return;
+          }
+          const maxRunnableSeconds = deps.catalog.findQueue(job.queue)?.maxRunnableSeconds;
+          const submittedAt = Date.parse(
+            job.attempts.find((a) => a.attempt === job.attempt)?.submittedAt ?? job.stateChangedAt,
+          );
+          if (
+            job.state === JobState.Submitted &&
+            notStartedStatuses.has(executorJob.status) &&
+            maxRunnableSeconds !== undefined &&
+            now - submittedAt > maxRunnableSeconds * 1000
+          ) {
+            stuckRunnable.push(job);
           }
           return;
         }
@@ -134,6 +173,19 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     }
   }
 
+  for (const [queue, jobs] of groupByQueue(stuckRunnable)) {
+    const spec = deps.catalog.queue(queue);
+    if (spec.onStuck === 'fail') {
+      for (const job of jobs) {
+        await guard(job, async () => {
+          if (await failStuckRunnableJob(deps, job)) summary.stuckFailed++;
+        });
+      }
+    } else if (await raiseQueueStuck(deps, spec, 'RUNNABLE', jobs)) {
+      summary.stuckAlerts++;
+    }
+  }
+
   for (const job of await deps.store.jobsInStateSince(JobState.RetryWait, new Date(now), PAGE)) {
     await guard(job, async () => {
       if (job.retryAt && Date.parse(job.retryAt) > now) return;
@@ -149,49 +201,147 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     });
   }
 
-  for (const state of [JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.Skipped]) {
-    // Completion effects a crash cut short. Effects run within seconds of the state write, so only jobs that
-    // ended between one hour and one minute ago are looked at.
-    const recent = await deps.store.jobsInStateSince(
-      state,
-      new Date(now - 60_000),
-      1000,
-      new Date(now - 3_600_000),
+  // Jobs that ended within the last hour: effects a crash cut short, and slots a dispatcher that died during a
+  // cancel never gave back. Effects run within seconds of the state write, so only jobs older than a minute are due.
+  const recent: Job[] = [];
+  for (const state of terminalStates) {
+    recent.push(
+      ...(await deps.store.jobsInStateSince(state, new Date(now), 1000, new Date(now - 3_600_000))),
     );
-    for (const job of recent.filter((j) => j.effectsPending)) {
+  }
+  for (const job of recent) {
+    if (Date.parse(job.stateChangedAt) > now - 60_000) continue;
+    if (job.effectsPending) {
       await guard(job, async () => {
         await runCompletionEffects(deps, job);
         summary.effectsCompleted++;
       });
     }
+    if (job.holdsSlot && Date.parse(job.stateChangedAt) < now - deps.settings.submittingTimeoutMs) {
+      await guard(job, async () => {
+        const outcome = await updateJobWith(deps, job.id, (current) =>
+          current.holdsSlot && current.slotToken === job.slotToken && terminalStates.has(current.state)
+            ? patchJob(current, deps.clock.now(), { holdsSlot: false })
+            : undefined,
+        );
+        if (outcome.changed) {
+          for (const slot of slotsOf(job)) touched.add(slot.counter);
+          deps.log.warn('Reconciler cleared the slots of a job cancelled while it was being submitted', {
+            jobId: job.id,
+          });
+        }
+      });
+    }
   }
 
-  summary.countersCorrected = await recountSlots(deps);
+  const queued = await stuckQueuedCheck(deps, limits, summary, guard);
+
+  for (const pipeline of await deps.scheduling.unfinishedPipelines(new Date(now - 60_000), PAGE)) {
+    try {
+      await completePipelineCreation(deps, pipeline);
+      summary.pipelinesCompleted++;
+      deps.log.warn('Reconciler finished creating a pipeline', { pipelineId: pipeline.id });
+    } catch (error) {
+      summary.errors++;
+      deps.log.error('Reconciler could not finish a pipeline', {
+        pipelineId: pipeline.id,
+        error: serializeError(error),
+      });
+    }
+  }
+
+  // Key counters are not in the catalog: the ones jobs wait on are recounted too, so a leaked key slot cannot block
+  // its key for good.
+  for (const job of queued) {
+    const type = deps.catalog.jobTypes().find((t) => t.name === job.type);
+    if (type) for (const slot of slotPlan(job, type, limits)) touched.add(slot.counter);
+  }
+  summary.countersCorrected = await recountSlots(deps, [...touched]);
   return summary;
 }
 
-/**
- * Sets each queue's slot counter to the number of its active jobs, if the counter did not change while counting.
- * Claims write the job before the counter, so a claim racing with the count either is counted or changes the
- * counter's version (and the reset is skipped until the next pass).
- */
-export async function recountSlots(deps: OffpeakDeps): Promise<number> {
-  let corrected = 0;
-  for (const queue of deps.catalog.queues()) {
-    const counter = queueSlotCounter(queue.name);
-    const usage = await deps.store.slotUsage(counter);
-    let active = 0;
-    for (const state of activeStates) {
-      const jobs = await allInState(deps, state);
-      active += jobs.filter((j) => j.queue === queue.name && j.holdsSlot).length;
+/** Stuck-queue protection for QUEUED jobs. @returns the oldest waiting jobs it looked at. */
+async function stuckQueuedCheck(
+  deps: OffpeakDeps,
+  limits: EffectiveLimits,
+  summary: ReconcileSummary,
+  guard: (job: Job, repair: () => Promise<void>) => Promise<void>,
+): Promise<Job[]> {
+  const now = deps.clock.now().getTime();
+  const limited = deps.catalog
+    .queues()
+    .filter((q) => q.maxQueuedSeconds !== undefined && !limits.queuePaused(q.name));
+  const minWaitMs = Math.min(60_000, ...limited.map((q) => (q.maxQueuedSeconds ?? 0) * 1000));
+  // The oldest waiting jobs (across queues): what the stuck check and the key-counter recount look at.
+  const oldest = await deps.store.jobsInStateSince(JobState.Queued, new Date(now - minWaitMs), 1000);
+  for (const spec of limited) {
+    const cutoff = now - (spec.maxQueuedSeconds ?? 0) * 1000;
+    const stuck = oldest.filter((j) => j.queue === spec.name && Date.parse(j.stateChangedAt) <= cutoff);
+    if (stuck.length === 0) continue;
+    if (spec.onStuck === 'fail') {
+      for (const job of stuck.slice(0, PAGE)) {
+        await guard(job, async () => {
+          if (await failStuckQueuedJob(deps, job)) summary.stuckFailed++;
+        });
+      }
+    } else if (await raiseQueueStuck(deps, spec, 'QUEUED', stuck)) {
+      summary.stuckAlerts++;
     }
-    if (active !== usage.used && (await deps.store.resetSlots(counter, active, usage.version))) {
+  }
+  return oldest;
+}
+
+function groupByQueue(jobs: readonly Job[]): Map<string, Job[]> {
+  const groups = new Map<string, Job[]>();
+  for (const job of jobs) groups.set(job.queue, [...(groups.get(job.queue) ?? []), job]);
+  return groups;
+}
+
+/**
+ * Sets each concurrency counter to the units its holders hold, when the counter has been still for
+ * `slotRecountSettleMs` and did not change while counting (its version). Counters named by the catalog (queues, job
+ * types, resources) are always recounted; `extra` adds others (key counters).
+ *
+ * The holders are the jobs in SUBMITTING, SUBMITTED or RUNNING with `holdsSlot`. A job becomes a holder (its claim
+ * records its slots) before any counter moves and stops being one only when its slots are given back or about to be,
+ * by the one process that knows what it took; the settle time (longer than any Lambda run) ensures that no such
+ * acquire or release is in flight and that the job index has caught up. So a correction only returns units nobody
+ * holds (a crash between a write and the next) or restores ones a counter lost; a counter that never stays still
+ * (a busy queue) is corrected when it does.
+ */
+export async function recountSlots(deps: OffpeakDeps, extra: readonly string[] = []): Promise<number> {
+  const now = deps.clock.now().getTime();
+  const held = new Map<string, number>();
+  for (const state of activeStates) {
+    for (const job of await allInState(deps, state)) {
+      if (!job.holdsSlot) continue;
+      for (const slot of slotsOf(job)) held.set(slot.counter, (held.get(slot.counter) ?? 0) + slot.units);
+    }
+  }
+  const counters = new Set<string>([
+    ...deps.catalog.queues().map((q) => queueSlotCounter(q.name)),
+    ...deps.catalog
+      .jobTypes()
+      .filter((t) => t.concurrency !== undefined)
+      .map((t) => typeSlotCounter(t.name)),
+    ...deps.catalog.resources().map((r) => resourceSlotCounter(r.name)),
+    ...held.keys(),
+    ...extra,
+  ]);
+  let corrected = 0;
+  for (const counter of counters) {
+    const usage = await deps.store.slotUsage(counter);
+    const expected = held.get(counter) ?? 0;
+    if (expected === usage.used) continue;
+    if (
+      usage.changedAt !== undefined &&
+      Date.parse(usage.changedAt) > now - deps.settings.slotRecountSettleMs
+    ) {
+      continue;
+    }
+    if (await deps.store.resetSlots(counter, expected, usage.version)) {
       corrected++;
-      deps.log.warn('Reconciler corrected a slot counter', {
-        queue: queue.name,
-        from: usage.used,
-        to: active,
-      });
+      deps.log.warn('Reconciler corrected a slot counter', { counter, from: usage.used, to: expected });
     }
   }
   return corrected;

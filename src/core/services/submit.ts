@@ -6,8 +6,15 @@ import type { Job, Trigger } from '../job.js';
 import { JobState } from '../job-state.js';
 import { stableStringify } from '../job-type.js';
 import type { SubmitRequest } from '../requests.js';
-import { dependencyVerdict } from './dependencies.js';
+import { TriggerRule } from '../trigger-rule.js';
+import { dependencyVerdict, skipReason } from './dependencies.js';
 import { runCompletionEffects } from './effects.js';
+
+/** What Offpeak itself sets on a job it submits (never part of a request body). */
+export interface SubmitExtras {
+  /** The job's input location (`OFFPEAK_INPUT_URI`), e.g. the output of the job that triggered a follow-up. */
+  readonly inputUri?: string;
+}
 
 /** The job, and whether this call created it (false: an earlier submit with the same idempotency key did). */
 export interface SubmitResult {
@@ -29,6 +36,7 @@ export async function submitJob(
   deps: OffpeakDeps,
   request: SubmitRequest,
   trigger: Trigger,
+  extras: SubmitExtras = {},
 ): Promise<SubmitResult> {
   const type = deps.catalog.jobType(request.type);
   deps.catalog.validateParams(type.name, request.params);
@@ -63,7 +71,8 @@ export async function submitJob(
   // Edges first, states second: a dependency that finishes after our read finds the edge and re-evaluates us.
   for (const dependencyId of dependsOn) await deps.store.addDependent(dependencyId, id);
   const dependencies = dependsOn.length > 0 ? await deps.store.getJobs(dependsOn) : [];
-  const verdict = dependsOn.length > 0 ? dependencyVerdict(dependencies, dependsOn.length) : 'release';
+  const rule = request.triggerRule ?? TriggerRule.AllSuccess;
+  const verdict = dependsOn.length > 0 ? dependencyVerdict(dependencies, dependsOn.length, rule) : 'release';
 
   const iso = now.toISOString();
   const state =
@@ -77,6 +86,8 @@ export async function submitJob(
     ...(idempotencyKey ? { idempotencyKey } : {}),
     trigger,
     dependsOn,
+    ...(rule !== TriggerRule.AllSuccess ? { triggerRule: rule } : {}),
+    ...(extras.inputUri ? { inputUri: extras.inputUri } : {}),
     state,
     attempt: 0,
     maxAttempts: type.retry.attempts,
@@ -84,7 +95,7 @@ export async function submitJob(
     history: [{ state, at: iso }],
     holdsSlot: false,
     ...(state === JobState.Skipped
-      ? { statusReason: 'a dependency did not succeed', finishedAt: iso, effectsPending: true }
+      ? { statusReason: skipReason(rule, dependencies, dependsOn), finishedAt: iso, effectsPending: true }
       : {}),
     createdAt: iso,
     updatedAt: iso,

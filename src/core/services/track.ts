@@ -7,7 +7,7 @@ import { transitionJob, withAttempt } from '../job.js';
 import { jobIdFromExecutorName } from '../job-name.js';
 import { isTerminal, JobState } from '../job-state.js';
 import { decideRetry } from '../retry-policy.js';
-import { completionPatch, runCompletionEffects } from './effects.js';
+import { completionPatch, effectsOverdue, ownsSlotRelease, runCompletionEffects } from './effects.js';
 import { updateJobWith } from './update-job.js';
 
 /** What the tracker did with one executor update. */
@@ -58,8 +58,9 @@ export async function applyExecutorUpdate(
   });
   if (!outcome) return { kind: 'ignored', jobId, reason: 'unknown job' };
   if (!outcome.changed) {
-    // A redelivered terminal event: finish what a crash may have cut short.
-    if (outcome.job.effectsPending) await runCompletionEffects(deps, outcome.job);
+    // A redelivered terminal event: finish what a crash cut short (the slots are the writer's to return). A
+    // duplicate that arrives while the writer is still at it leaves the effects to that writer.
+    if (effectsOverdue(outcome.job, deps.clock.now())) await runCompletionEffects(deps, outcome.job);
     return { kind: 'unchanged', jobId, state: outcome.job.state };
   }
   const after = outcome.after;
@@ -71,7 +72,8 @@ export async function applyExecutorUpdate(
     executorStatus: update.status,
     ...(update.exitCode !== undefined ? { exitCode: update.exitCode } : {}),
   });
-  if (after.effectsPending) await runCompletionEffects(deps, after);
+  if (after.effectsPending)
+    await runCompletionEffects(deps, after, { releaseSlots: ownsSlotRelease(outcome) });
   return { kind: 'changed', jobId, from, to: after.state };
 }
 

@@ -11,6 +11,7 @@ import type {
 } from '../../../src/ports/executor.js';
 import type { Queue, SendOptions } from '../../../src/ports/queue.js';
 import { MemoryJobStore } from './memory-job-store.js';
+import { MemorySchedulingStore } from './memory-scheduling-store.js';
 
 /** A clock tests move by hand. */
 export class ManualClock implements Clock {
@@ -80,18 +81,25 @@ export class RecordingQueue implements Queue {
 
 export interface TestDeps extends OffpeakDeps {
   readonly store: MemoryJobStore;
+  readonly scheduling: MemorySchedulingStore;
   readonly executor: RecordingExecutor;
   readonly events: RecordingBus;
   readonly dispatchQueue: RecordingQueue;
   readonly clock: ManualClock;
 }
 
-/** Core deps on in-memory adapters and the example catalog. */
+/** Core deps on in-memory adapters and the example catalog (or `overrides.catalog`, whose queue orders apply). */
 export function testDeps(overrides: Partial<OffpeakDeps> = {}): TestDeps {
   const clock = new ManualClock();
+  const catalog = overrides.catalog ?? new Catalog(catalogData);
+  const orders = new Map(catalog.queues().map((q) => [q.name, q.order]));
   return {
-    store: new MemoryJobStore(() => clock.now()),
-    catalog: new Catalog(catalogData),
+    store: new MemoryJobStore(
+      () => clock.now(),
+      (queue) => orders.get(queue) ?? 'fifo',
+    ),
+    scheduling: new MemorySchedulingStore(() => clock.now()),
+    catalog,
     executor: new RecordingExecutor(),
     events: new RecordingBus(),
     dispatchQueue: new RecordingQueue(),

@@ -1,7 +1,13 @@
 import { ConcurrentUpdateError, ValidationError } from '../../../src/core/errors.js';
 import type { Job } from '../../../src/core/job.js';
 import { JobState } from '../../../src/core/job-state.js';
-import type { IdempotencyClaim, JobStore, ListJobsQuery, Page } from '../../../src/ports/job-store.js';
+import type {
+  IdempotencyClaim,
+  JobStore,
+  ListJobsQuery,
+  Page,
+  SlotUsage,
+} from '../../../src/ports/job-store.js';
 
 /**
  * An in-memory JobStore with the same guarantees as the DynamoDB adapter (conditional writes, version checks,
@@ -10,7 +16,10 @@ import type { IdempotencyClaim, JobStore, ListJobsQuery, Page } from '../../../s
 export class MemoryJobStore implements JobStore {
   readonly jobs = new Map<string, Job>();
   readonly keys = new Map<string, { jobId: string; expiresAt: number }>();
-  readonly slots = new Map<string, { used: number; version: number }>();
+  readonly slots = new Map<
+    string,
+    { used: number; version: number; changedAt?: string; lastRelease?: string }
+  >();
   readonly edges = new Map<string, Set<string>>();
   /** Counts of each write, to assert costs. */
   readonly writes = { job: 0, slot: 0 };
@@ -82,13 +91,23 @@ export class MemoryJobStore implements JobStore {
     return { items: structuredClone(items), ...(more ? { cursor: encodeCursor(listing, last.id) } : {}) };
   }
 
-  async queuedJobs(queue: string, limit: number): Promise<Job[]> {
+  async queuedJobs(queue: string, limit: number, startAfter?: Job): Promise<Job[]> {
     const lifo = this.queueOrder(queue) === 'lifo';
+    const order = (a: Pick<Job, 'priority' | 'id'>, b: Pick<Job, 'priority' | 'id'>) =>
+      b.priority - a.priority || (a.id < b.id ? (lifo ? 1 : -1) : a.id === b.id ? 0 : lifo ? -1 : 1);
     return [...this.jobs.values()]
       .filter((j) => j.state === JobState.Queued && j.queue === queue)
-      .sort((a, b) => b.priority - a.priority || (a.id < b.id ? (lifo ? 1 : -1) : lifo ? -1 : 1))
+      .filter((j) => !startAfter || order(startAfter, j) < 0)
+      .sort(order)
       .slice(0, limit)
       .map((j) => structuredClone(j));
+  }
+
+  async countQueued(queue: string, max: number): Promise<number> {
+    const count = [...this.jobs.values()].filter(
+      (j) => j.state === JobState.Queued && j.queue === queue,
+    ).length;
+    return Math.min(count, max);
   }
 
   async jobsInStateSince(state: JobState, before: Date, limit: number, after?: Date): Promise<Job[]> {
@@ -104,29 +123,51 @@ export class MemoryJobStore implements JobStore {
       .map((j) => structuredClone(j));
   }
 
-  async acquireSlot(counter: string, limit: number): Promise<boolean> {
+  async acquireSlot(counter: string, limit: number, units = 1): Promise<boolean> {
     const slot = this.slots.get(counter) ?? { used: 0, version: 0 };
-    if (slot.used >= limit) return false;
+    if (slot.used + units > limit) return false;
     this.writes.slot++;
-    this.slots.set(counter, { used: slot.used + 1, version: slot.version + 1 });
+    this.slots.set(counter, {
+      ...slot,
+      used: slot.used + units,
+      version: slot.version + 1,
+      changedAt: this.now().toISOString(),
+    });
     return true;
   }
 
-  async releaseSlot(counter: string): Promise<void> {
+  async releaseSlot(counter: string, units = 1, token?: string): Promise<void> {
     const slot = this.slots.get(counter);
-    if (!slot || slot.used <= 0) return;
+    if (!slot || slot.used < units || (token !== undefined && slot.lastRelease === token)) return;
     this.writes.slot++;
-    this.slots.set(counter, { used: slot.used - 1, version: slot.version + 1 });
+    this.slots.set(counter, {
+      ...slot,
+      used: slot.used - units,
+      version: slot.version + 1,
+      changedAt: this.now().toISOString(),
+      ...(token !== undefined ? { lastRelease: token } : {}),
+    });
   }
 
-  async slotUsage(counter: string): Promise<{ used: number; version: number }> {
-    return { ...(this.slots.get(counter) ?? { used: 0, version: 0 }) };
+  async slotUsage(counter: string): Promise<SlotUsage> {
+    const slot = this.slots.get(counter);
+    if (!slot) return { used: 0, version: 0 };
+    return {
+      used: slot.used,
+      version: slot.version,
+      ...(slot.changedAt !== undefined ? { changedAt: slot.changedAt } : {}),
+    };
   }
 
   async resetSlots(counter: string, used: number, expectedVersion: number): Promise<boolean> {
     const slot = this.slots.get(counter) ?? { used: 0, version: 0 };
     if (slot.version !== expectedVersion) return false;
-    this.slots.set(counter, { used, version: slot.version + 1 });
+    this.slots.set(counter, {
+      ...slot,
+      used,
+      version: slot.version + 1,
+      changedAt: this.now().toISOString(),
+    });
     return true;
   }
 
