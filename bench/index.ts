@@ -1,5 +1,10 @@
 /**
- * `npm run bench`: performance is measured here, never in timed tests, and reported as ratios against a baseline
- * measured in the same run. The dispatcher and chunk-planner benchmarks arrive with their issues (#4, #5).
+ * `npm run bench [-- name…]`: performance is measured here, never in timed tests, and reported as ratios against a
+ * baseline measured in the same run. One module per benchmark; list it here.
  */
-console.log('no benchmarks yet');
+import { dispatcherBenchmark } from './dispatcher.js';
+import { type Benchmark, runBenchmarks } from './run.js';
+
+const benchmarks: readonly Benchmark[] = [dispatcherBenchmark];
+
+await runBenchmarks(benchmarks, process.argv.slice(2));

@@ -6,7 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../core/clock.js';
-import { ConcurrentUpdateError, RetryableError } from '../core/errors.js';
+import { ConcurrentUpdateError } from '../core/errors.js';
 import {
   type LimitOverrides,
   type QueueOverride,
@@ -18,7 +18,7 @@ import {
 } from '../core/limits.js';
 import { type Pipeline, PipelineSchema } from '../core/pipeline.js';
 import type { RateLimit } from '../core/rate-limit.js';
-import { blockBucket, fullBucket, type TokenBucketState, takeTokens } from '../core/token-bucket.js';
+import { fullBucket, type TokenBucketState, takeTokens } from '../core/token-bucket.js';
 import type { SchedulingStore, TokenGrant } from '../ports/scheduling-store.js';
 import { withoutUndefined } from './job-item.js';
 import { TableIndexes, TableKeys } from './table-schema.js';
@@ -116,16 +116,29 @@ export class DynamoSchedulingStore implements SchedulingStore {
     }
   }
 
-  async blockTokens(bucket: string, rate: RateLimit, pauseMs: number): Promise<void> {
-    for (let tries = 1; tries <= BUCKET_TRIES; tries++) {
-      const read = await this.#readBucket(bucket, rate);
-      const next = blockBucket(read.state, rate, this.#clock.now().getTime(), pauseMs);
-      if (await this.#writeBucket(bucket, next, read.version)) return;
+  async blockTokens(bucket: string, _rate: RateLimit, pauseMs: number): Promise<void> {
+    // One write, no read: every taker's conditional write on the old version then fails and re-reads the block.
+    const nowMs = this.#clock.now().getTime();
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: bucketKey(bucket),
+          UpdateExpression: 'SET #tokens = :zero, #updated = :now, #blocked = :until ADD #version :one',
+          ConditionExpression: 'attribute_not_exists(#blocked) OR #blocked < :until',
+          ExpressionAttributeNames: {
+            '#tokens': 'tokens',
+            '#updated': 'updatedAtMs',
+            '#blocked': 'blockedUntilMs',
+            '#version': 'version',
+          },
+          ExpressionAttributeValues: { ':zero': 0, ':now': nowMs, ':until': nowMs + pauseMs, ':one': 1 },
+        }),
+      );
+    } catch (error) {
+      // Already blocked for longer: nothing to do.
+      if (!isConditionFailure(error)) throw error;
     }
-    throw new RetryableError(
-      'TokenBucketContention',
-      `Token bucket ${bucket} kept changing while blocking it`,
-    );
   }
 
   async claimAlert(key: string, intervalMs: number): Promise<boolean> {

@@ -5,8 +5,13 @@
  * Items:
  * - job:               pk `JOB#<id>`             sk `JOB`
  * - idempotency key:   pk `IDEM#<key>`           sk `IDEM`        (expiresAt = retention)
- * - slot counter:      pk `SLOTS#<counter>`      sk `SLOTS`       (attributes `used`, `version`)
+ * - slot counter:      pk `SLOTS#<counter>`      sk `SLOTS`       (`used`, `version`, `changedAt`, `lastRelease`);
+ *                      counters: `queue#<q>`, `type#<t>`, `key#<t>#<value>`, `resource#<r>`
  * - dependency edge:   pk `DEPS#<dependencyId>`  sk `<dependentId>`
+ * - limit override:    pk `CONFIG`               sk `queue#<q>` | `resource#<r>` (one query reads them all)
+ * - token bucket:      pk `RATE#<bucket>`        sk `RATE`        (`tokens`, `updatedAtMs`, `blockedUntilMs`, `version`)
+ * - alert latch:       pk `ALERT#<key>`          sk `ALERT`       (`alertedAt`)
+ * - pipeline:          pk `PIPELINE#<id>`        sk `PIPELINE`    (state-index `PIPELINES#CREATING` until created)
  */
 export const TableKeys = {
   partitionKey: 'pk',

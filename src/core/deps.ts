@@ -34,8 +34,9 @@ export interface Settings {
   readonly dispatchScanLimit: number;
   /**
    * Executor submissions across every dispatcher (a token bucket in the store): AWS Batch allows 50 SubmitJob calls
-   * a second per account and region, so the default leaves room for other callers. `undefined` turns it off.
-   * @default { limit: 40, periodSeconds: 1, burst: 40 }
+   * a second per account and region. A bucket lets `burst + limit` through in any one second, so the default stays
+   * at 48. `undefined` turns it off.
+   * @default { limit: 40, periodSeconds: 1, burst: 8 }
    */
   readonly submitRate: RateLimit | undefined;
   /** How long every dispatcher stops submitting after the executor throttled a submission. @default 2_000 */
@@ -60,7 +61,7 @@ export const defaultSettings: Settings = {
   staleActiveMs: 10 * 60_000,
   dispatchBatchSize: 100,
   dispatchScanLimit: 500,
-  submitRate: { limit: 40, periodSeconds: 1, burst: 40 },
+  submitRate: { limit: 40, periodSeconds: 1, burst: 8 },
   throttleBackoffMs: 2_000,
   slotRecountSettleMs: 2 * 60_000,
   stuckAlertIntervalMs: 15 * 60_000,

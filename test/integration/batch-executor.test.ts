@@ -127,6 +127,29 @@ describe('BatchExecutor.submit', () => {
     ).rejects.toMatchObject({ code: 'UnknownJobDefinition' });
     expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(0);
   });
+
+  it('turns throttling that outlasted the SDK retries into ExecutorThrottled, and leaves other errors alone', async () => {
+    const throttled = Object.assign(new Error('Too Many Requests'), {
+      name: 'TooManyRequestsException',
+      $metadata: { httpStatusCode: 429 },
+    });
+    batch.on(SubmitJobCommand).rejects(throttled);
+    await expect(executor().submit(request())).rejects.toMatchObject({
+      name: 'RetryableError',
+      code: 'ExecutorThrottled',
+      retryAfterMs: 1000,
+      cause: throttled,
+    });
+    const bare429 = Object.assign(new Error('slow down'), {
+      name: 'Unknown',
+      $metadata: { httpStatusCode: 429 },
+    });
+    batch.on(SubmitJobCommand).rejects(bare429);
+    await expect(executor().submit(request())).rejects.toMatchObject({ code: 'ExecutorThrottled' });
+    const bad = new ClientException({ message: 'bad job definition', $metadata: {} });
+    batch.on(SubmitJobCommand).rejects(bad);
+    await expect(executor().submit(request())).rejects.toBe(bad);
+  });
 });
 
 describe('BatchExecutor.describe', () => {

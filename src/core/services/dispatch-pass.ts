@@ -7,7 +7,13 @@ import type { PlannedSlot } from '../slot-plan.js';
 export const SUBMIT_BUCKET = 'executor-submit';
 
 /** Submission tokens are taken from the shared bucket this many at a time at most. */
-const SUBMIT_TOKEN_CHUNK = 10;
+const SUBMIT_TOKEN_CHUNK = 4;
+
+/**
+ * Tokens a pass took ahead expire after this long, so tokens of one second are not spent in the next one (which
+ * would let more through in a second than the bucket allows).
+ */
+const HELD_TOKEN_TTL_MS = 250;
 
 /** What a dispatcher pass knows about a rate limit it met. */
 export interface RateLimited {
@@ -28,6 +34,8 @@ export class DispatchPass {
   readonly #emptyUntil = new Map<string, number>();
   /** Tokens taken from shared buckets and not used yet, by bucket. */
   readonly #tokens = new Map<string, number>();
+  /** When the tokens of each bucket were taken (epoch ms). */
+  readonly #takenAt = new Map<string, number>();
 
   private constructor(deps: OffpeakDeps, limits: EffectiveLimits) {
     this.#deps = deps;
@@ -83,7 +91,9 @@ export class DispatchPass {
    * @returns undefined when taken, or when to try again.
    */
   async takeToken(bucket: string, rate: RateLimit, chunk = 1): Promise<RateLimited | undefined> {
-    const held = this.#tokens.get(bucket) ?? 0;
+    const nowMs = this.#deps.clock.now().getTime();
+    const held =
+      (this.#takenAt.get(bucket) ?? 0) > nowMs - HELD_TOKEN_TTL_MS ? (this.#tokens.get(bucket) ?? 0) : 0;
     if (held > 0) {
       this.#tokens.set(bucket, held - 1);
       return undefined;
@@ -100,6 +110,7 @@ export class DispatchPass {
       return { bucket, retryAfterMs: grant.retryAfterMs };
     }
     this.#tokens.set(bucket, grant.granted - 1);
+    this.#takenAt.set(bucket, nowMs);
     return undefined;
   }
 

@@ -72,7 +72,6 @@ export async function dispatchQueue(
   const batch = deps.settings.dispatchBatchSize;
   let released = 0;
   let failed = 0;
-  let losses = 0;
   let scanned = 0;
   const blocked = new Set<string>();
   const summary = (extra: Partial<DispatchSummary> = {}): DispatchSummary => ({
@@ -95,14 +94,12 @@ export async function dispatchQueue(
         case 'failed':
           if (result.kind === 'released') released++;
           else failed++;
-          losses = 0;
           i++;
           break;
         case 'lost':
-          // Another dispatcher claimed it: jump ahead by a growing random stride rather than queueing up behind it
-          // for every next job. A lone dispatcher never loses, so it keeps the exact dispatch order.
-          losses++;
-          i += 1 + Math.floor(Math.random() * Math.min(page.length, 2 ** Math.min(losses, 5)));
+          // Another dispatcher claimed it: jump to a random job further down the page rather than queue up behind
+          // that dispatcher for every next job. A lone dispatcher never loses, so it keeps the exact dispatch order.
+          i += 1 + Math.floor(Math.random() * Math.max(0, page.length - i - 1));
           break;
         case 'blocked':
           blocked.add(result.counter);
@@ -245,26 +242,32 @@ async function releaseJob(
     return handleSubmitError(deps, pass, job, acquired, error);
   }
 
-  const recorded = await updateJobWith(deps, job.id, (current) => {
-    if (current.state !== JobState.Submitting || current.slotToken !== token) return undefined;
-    if (current.executorJobId === handle.executorJobId) return undefined;
-    const now = deps.clock.now();
-    return transitionJob(current, JobState.Submitted, now, {
-      attempt,
-      executorJobId: handle.executorJobId,
-      runSpec: {
-        typeVersion: type.version,
-        jobDefinition: handle.jobDefinition,
-        image: handle.image,
-        command: [...handle.command],
-      },
-      attempts: withAttempt(current, {
+  const recorded = await updateJobWith(
+    deps,
+    job.id,
+    (current) => {
+      if (current.state !== JobState.Submitting || current.slotToken !== token) return undefined;
+      if (current.executorJobId === handle.executorJobId) return undefined;
+      const now = deps.clock.now();
+      return transitionJob(current, JobState.Submitted, now, {
         attempt,
         executorJobId: handle.executorJobId,
-        submittedAt: now.toISOString(),
-      }),
-    });
-  });
+        runSpec: {
+          typeVersion: type.version,
+          jobDefinition: handle.jobDefinition,
+          image: handle.image,
+          command: [...handle.command],
+        },
+        attempts: withAttempt(current, {
+          attempt,
+          executorJobId: handle.executorJobId,
+          submittedAt: now.toISOString(),
+        }),
+      });
+    },
+    // The claimed job as written: no read unless someone wrote since (then the conditional write re-reads).
+    job,
+  );
   const after = recorded.changed ? recorded.after : recorded.job;
   if (after.state === JobState.Cancelled || after.cancelRequested) {
     // Cancelled while we were submitting: the executor job must not run.

@@ -98,10 +98,15 @@ export async function runCompletionEffects(
     await deps.dispatchQueue.send({ kind: 'nudge', queue });
   }
 
-  const outcome = await updateJobWith(deps, job.id, (current) =>
-    current.effectsPending && current.state === job.state
-      ? patchJob(current, deps.clock.now(), { effectsPending: false, slotReleasePending: false })
-      : undefined,
+  const outcome = await updateJobWith(
+    deps,
+    job.id,
+    (current) =>
+      current.effectsPending && current.state === job.state
+        ? patchJob(current, deps.clock.now(), { effectsPending: false, slotReleasePending: false })
+        : undefined,
+    // Usually still the version the effects started from; if not, the conditional write re-reads.
+    job,
   );
   deps.log.info('Completion effects done', { jobId: job.id, state: job.state });
   return outcome.changed ? outcome.after : outcome.job;

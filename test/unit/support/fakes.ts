@@ -88,7 +88,10 @@ export interface TestDeps extends OffpeakDeps {
   readonly clock: ManualClock;
 }
 
-/** Core deps on in-memory adapters and the example catalog (or `overrides.catalog`, whose queue orders apply). */
+/**
+ * Core deps on in-memory adapters and the example catalog (or `overrides.catalog`, whose queue orders apply). The
+ * executor-submission smoother is off (the manual clock never refills it); tests of the smoother turn it on.
+ */
 export function testDeps(overrides: Partial<OffpeakDeps> = {}): TestDeps {
   const clock = new ManualClock();
   const catalog = overrides.catalog ?? new Catalog(catalogData);
@@ -105,7 +108,7 @@ export function testDeps(overrides: Partial<OffpeakDeps> = {}): TestDeps {
     dispatchQueue: new RecordingQueue(),
     clock,
     log: silentLog,
-    settings: defaultSettings,
+    settings: { ...defaultSettings, submitRate: undefined },
     ...overrides,
   } as TestDeps;
 }
