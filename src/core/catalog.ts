@@ -10,6 +10,13 @@ import {
   toJobTypeSpec,
 } from './job-type.js';
 import { defaultQueues, type QueueSpec, type QueueSpecInput, QueueSpecSchema } from './queue-spec.js';
+import {
+  noTriggers,
+  type TriggersConfig,
+  TriggersConfigSchema,
+  type TriggersInput,
+  triggerIssues,
+} from './triggers/trigger-config.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the callable arrives as `.default`.
 type AddFormats = (ajv: Ajv2020) => Ajv2020;
@@ -22,6 +29,8 @@ export const CatalogDataSchema = z
   .object({
     jobTypes: z.array(JobTypeSpecSchema),
     queues: z.array(QueueSpecSchema),
+    /** Schedules, uploads, webhooks, queues and events that submit jobs (docs/triggers.md). @default none */
+    triggers: TriggersConfigSchema.optional(),
   })
   .strict();
 export type CatalogData = z.infer<typeof CatalogDataSchema>;
@@ -44,6 +53,7 @@ export interface CatalogIssue {
 export function buildCatalogData(input: {
   readonly jobTypes: readonly JobTypeDefinition[];
   readonly queues?: readonly QueueSpecInput[];
+  readonly triggers?: TriggersInput;
 }): CatalogData {
   const issues: CatalogIssue[] = [];
   const jobTypes: JobTypeSpec[] = [];
@@ -61,7 +71,14 @@ export function buildCatalogData(input: {
     if (parsed.success) queues.push(parsed.data);
     else issues.push({ path: `queues[${index}]`, message: z.prettifyError(parsed.error) });
   });
-  issues.push(...catalogIssues({ jobTypes, queues }));
+  let triggers: TriggersConfig | undefined;
+  if (input.triggers !== undefined) {
+    const parsed = TriggersConfigSchema.safeParse(input.triggers);
+    if (parsed.success) triggers = parsed.data;
+    else issues.push({ path: 'triggers', message: z.prettifyError(parsed.error) });
+  }
+  issues.push(...catalogIssues({ jobTypes, queues, ...(triggers ? { triggers } : {}) }));
+  if (issues.length === 0 && triggers) issues.push(...scheduleParamIssues({ jobTypes, queues, triggers }));
   if (issues.length > 0) {
     throw new ValidationError(
       'InvalidCatalog',
@@ -69,7 +86,26 @@ export function buildCatalogData(input: {
       { details: issues },
     );
   }
-  return { jobTypes, queues };
+  return { jobTypes, queues, ...(triggers ? { triggers } : {}) };
+}
+
+/** Declared schedules carry complete params: check them against their job type's schema now, not at 2 a.m. */
+function scheduleParamIssues(data: CatalogData): CatalogIssue[] {
+  const catalog = new Catalog(data);
+  return (data.triggers?.schedules ?? []).flatMap((schedule, index) => {
+    try {
+      catalog.validateParams(schedule.jobType, schedule.params);
+      return [];
+    } catch (error) {
+      const details = (error as ValidationError).details as { path: string; message: string }[] | undefined;
+      return [
+        {
+          path: `triggers.schedules[${index}] (${schedule.id}).params`,
+          message: (details ?? []).map((d) => `${d.path} ${d.message}`).join('; ') || String(error),
+        },
+      ];
+    }
+  });
 }
 
 function catalogIssues(data: CatalogData): CatalogIssue[] {
@@ -100,6 +136,13 @@ function catalogIssues(data: CatalogData): CatalogIssue[] {
       issues.push({ path: `jobTypes.${type.name}.queue`, message: `unknown queue "${type.queue}"` });
     }
   }
+  if (data.triggers)
+    issues.push(
+      ...triggerIssues(
+        data.triggers,
+        data.jobTypes.map((t) => t.name),
+      ),
+    );
   return issues;
 }
 
@@ -109,6 +152,7 @@ export class Catalog {
   readonly #queues = new Map<string, QueueSpec>();
   readonly #validators = new Map<string, ValidateFunction>();
   readonly #ajv = addFormats(new Ajv2020({ allErrors: true, strict: false }));
+  readonly #triggers: TriggersConfig;
 
   constructor(data: CatalogData) {
     const parsed = CatalogDataSchema.parse(data);
@@ -121,6 +165,12 @@ export class Catalog {
     for (const type of parsed.jobTypes)
       this.#types.set(type.name, { ...type, version: jobTypeVersion(type) });
     for (const queue of parsed.queues) this.#queues.set(queue.name, queue);
+    this.#triggers = parsed.triggers ?? noTriggers;
+  }
+
+  /** The triggers declared in code (none when the catalog has none). */
+  triggers(): TriggersConfig {
+    return this.#triggers;
   }
 
   jobTypes(): CatalogJobType[] {

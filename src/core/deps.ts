@@ -4,6 +4,7 @@ import type { JobStore } from '../ports/job-store.js';
 import type { Queue } from '../ports/queue.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
+import type { TriggerDeps } from './triggers/trigger-deps.js';
 
 /** Structured logging as the core needs it (Powertools Logger satisfies it). */
 export interface Log {
@@ -45,4 +46,6 @@ export interface OffpeakDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly settings: Settings;
+  /** Schedules, the schedule registry and secrets (trigger routes and services). @default none */
+  readonly triggers?: TriggerDeps;
 }

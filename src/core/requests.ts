@@ -11,6 +11,12 @@ export const SubmitRequestSchema = z
     idempotencyKey: z.string().min(1).max(IDEMPOTENCY_KEY_MAX).optional(),
     priority: z.number().int().min(0).max(1000).optional(),
     dependsOn: z.array(z.string().refine(isJobId, 'must be a job id (ULID)')).max(100).default([]),
+    /** The job's input, as a URI (`s3://bucket/key`). */
+    input: z
+      .string()
+      .max(2048)
+      .regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/, 'must be a URI such as s3://bucket/key')
+      .optional(),
   })
   .strict();
 export type SubmitRequest = z.infer<typeof SubmitRequestSchema>;

@@ -76,6 +76,7 @@ export async function submitJob(
     params: request.params,
     ...(idempotencyKey ? { idempotencyKey } : {}),
     trigger,
+    ...(request.input ? { input: request.input } : {}),
     dependsOn,
     state,
     attempt: 0,
