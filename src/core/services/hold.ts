@@ -1,9 +1,10 @@
+import { z } from 'zod';
 import type { OffpeakDeps } from '../deps.js';
 import { ValidationError } from '../errors.js';
 import { derivedIdempotencyKey, scopedIdempotencyKey } from '../idempotency.js';
 import { newJobId } from '../ids.js';
 import type { Job, Trigger } from '../job.js';
-import type { SubmitRequest } from '../requests.js';
+import { type SubmitRequest, SubmitRequestSchema } from '../requests.js';
 import { CatchUpPolicy } from '../triggers/catch-up.js';
 import {
   PAST_GRACE_MS,
@@ -122,3 +123,8 @@ export async function holdJob(
     hold: { jobId, scheduleId: record.id, runAt: record.expression.slice(3, -1).concat('Z') },
   };
 }
+
+/** Body of `POST /jobs`: a submit request, optionally held until `runAt` (ISO 8601 with a zone or offset). */
+export const SubmitJobBodySchema = SubmitRequestSchema.extend({
+  runAt: z.iso.datetime({ offset: true }).optional(),
+}).strict();

@@ -218,3 +218,14 @@ export function validateSchedule(catalog: Catalog, schedule: ScheduleRecord, now
   }
   return expression;
 }
+
+/** How long a one-time schedule's record is kept after its time (then DynamoDB's TTL removes it). */
+export const ONE_TIME_RETENTION_MS = 30 * 86_400_000;
+
+/** When a stored schedule may be forgotten: a month after a one-time schedule's time; never for recurring ones. */
+export function scheduleExpiry(schedule: ScheduleRecord): Date | undefined {
+  const expression = parseScheduleExpression(schedule.expression);
+  if (expression.kind !== 'at') return undefined;
+  const at = nextFireTime(expression, fireTimeContext(schedule), new Date(0));
+  return at ? new Date(at.getTime() + ONE_TIME_RETENTION_MS) : undefined;
+}
