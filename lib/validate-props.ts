@@ -25,7 +25,7 @@ export function validateOffpeakProps(props: OffpeakProps): CatalogData {
   const issues: PropsIssue[] = [];
   let catalog: CatalogData | undefined;
   try {
-    catalog = buildCatalogData({ jobTypes: props.jobTypes, queues: props.queues });
+    catalog = buildCatalogData({ jobTypes: props.jobTypes, queues: props.queues, triggers: props.triggers });
   } catch (error) {
     if (error instanceof ValidationError && Array.isArray(error.details))
       issues.push(...(error.details as PropsIssue[]));
