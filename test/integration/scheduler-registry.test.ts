@@ -40,7 +40,9 @@ beforeEach(() => {
 describe('SchedulerRegistry (EventBridge Scheduler)', () => {
   it('creates a schedule in the group targeting the intake queue with the templated message, retries and a DLQ', async () => {
     scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn', ...meta });
-    await registry.put(makeSchedule({ timezone: 'Europe/Berlin', expression: 'cron(0 2 * * ? *)', enabled: false }));
+    await registry.put(
+      makeSchedule({ timezone: 'Europe/Berlin', expression: 'cron(0 2 * * ? *)', enabled: false }),
+    );
     const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
     expect(input).toMatchObject({
       Name: 'hourly',
@@ -58,7 +60,10 @@ describe('SchedulerRegistry (EventBridge Scheduler)', () => {
       },
     });
     // What Scheduler delivers (the context attribute substituted) is a valid intake message.
-    const delivered = input.Target!.Input!.replaceAll('<aws.scheduler.scheduled-time>', '2022-03-22T18:59:43Z');
+    const delivered = input.Target!.Input!.replaceAll(
+      '<aws.scheduler.scheduled-time>',
+      '2022-03-22T18:59:43Z',
+    );
     expect(IntakeMessageSchema.parse(JSON.parse(delivered))).toMatchObject({
       type: 'hello',
       idempotencyKey: 'schedule|hourly|2022-03-22T18:59:43Z',
@@ -75,10 +80,18 @@ describe('SchedulerRegistry (EventBridge Scheduler)', () => {
   });
 
   it('turns Scheduler validation into a 400 and throttling into a retryable error', async () => {
-    scheduler.on(CreateScheduleCommand).rejectsOnce(new ValidationException({ message: 'bad cron', ...meta }));
-    await expect(registry.put(makeSchedule())).rejects.toMatchObject({ code: 'ScheduleRejected', kind: 'validation' });
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejectsOnce(new ValidationException({ message: 'bad cron', ...meta }));
+    await expect(registry.put(makeSchedule())).rejects.toMatchObject({
+      code: 'ScheduleRejected',
+      kind: 'validation',
+    });
     scheduler.on(CreateScheduleCommand).rejects(new ThrottlingException({ message: 'slow down', ...meta }));
-    await expect(registry.put(makeSchedule())).rejects.toMatchObject({ code: 'SchedulerUnavailable', kind: 'retryable' });
+    await expect(registry.put(makeSchedule())).rejects.toMatchObject({
+      code: 'SchedulerUnavailable',
+      kind: 'retryable',
+    });
   });
 
   it('deletes idempotently', async () => {
@@ -101,10 +114,13 @@ describe('SecretsManagerSource', () => {
       ttlMs: 1000,
       clock: { now: () => new Date(now) },
     });
-    secrets.on(GetSecretValueCommand).resolvesOnce({ SecretString: 'plain', ...meta }).resolves({
-      SecretString: '{"secret":"rotated"}',
-      ...meta,
-    });
+    secrets
+      .on(GetSecretValueCommand)
+      .resolvesOnce({ SecretString: 'plain', ...meta })
+      .resolves({
+        SecretString: '{"secret":"rotated"}',
+        ...meta,
+      });
     expect(await source.getSecret(arn)).toBe('plain');
     expect(await source.getSecret(arn)).toBe('plain');
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
@@ -116,8 +132,14 @@ describe('SecretsManagerSource', () => {
   it('reports a missing secret as non-retryable, other failures as retryable', async () => {
     const source = new SecretsManagerSource({ client: new SecretsManagerClient({ region: 'eu-west-1' }) });
     secrets.on(GetSecretValueCommand).rejectsOnce(new SecretNotFound({ message: 'no', ...meta }));
-    await expect(source.getSecret(arn)).rejects.toMatchObject({ code: 'SecretNotFound', kind: 'non-retryable' });
+    await expect(source.getSecret(arn)).rejects.toMatchObject({
+      code: 'SecretNotFound',
+      kind: 'non-retryable',
+    });
     secrets.on(GetSecretValueCommand).rejectsOnce(new Error('network'));
-    await expect(source.getSecret(arn)).rejects.toMatchObject({ code: 'SecretUnavailable', kind: 'retryable' });
+    await expect(source.getSecret(arn)).rejects.toMatchObject({
+      code: 'SecretUnavailable',
+      kind: 'retryable',
+    });
   });
 });

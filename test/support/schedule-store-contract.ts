@@ -27,7 +27,10 @@ export function makeSchedule(overrides: Partial<ScheduleRecord> = {}): ScheduleR
  * tests), so the local and AWS stores cannot drift.
  * @param create a fresh, empty store; `now` is the store's clock (one-time records expire a month after their time)
  */
-export function scheduleStoreContract(name: string, create: (now: () => Date) => Promise<ScheduleStore>): void {
+export function scheduleStoreContract(
+  name: string,
+  create: (now: () => Date) => Promise<ScheduleStore>,
+): void {
   describe(`ScheduleStore contract: ${name}`, () => {
     let store: ScheduleStore;
     let now = new Date('2026-11-23T10:00:00Z');
@@ -51,7 +54,9 @@ export function scheduleStoreContract(name: string, create: (now: () => Date) =>
       expect(stored.version).toBe(1);
       expect((await store.getSchedule('hourly'))?.enabled).toBe(false);
       await expect(store.updateSchedule(makeSchedule(), 0)).rejects.toBeInstanceOf(ConcurrentUpdateError);
-      await expect(store.updateSchedule(makeSchedule({ id: 'gone' }), 0)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+      await expect(store.updateSchedule(makeSchedule({ id: 'gone' }), 0)).rejects.toBeInstanceOf(
+        ConcurrentUpdateError,
+      );
     });
 
     it('deletes', async () => {
