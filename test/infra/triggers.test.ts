@@ -19,8 +19,6 @@ beforeAll(() => {
 });
 
 const resources = () => synth.template.toJSON().Resources as Record<string, CfnResourceJson>;
-const idOf = (path: string) =>
-  synth.stack.getLogicalId(synth.offpeak.node.findChild(path).node.defaultChild as never);
 
 function apiFunctionId(): string {
   return synth.stack.getLogicalId(synth.offpeak.api.handler.function.node.defaultChild as never);

@@ -72,7 +72,9 @@ describe('SchedulerRegistry (EventBridge Scheduler)', () => {
   });
 
   it('deletes one-time schedules after they run, and updates a schedule that exists', async () => {
-    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'exists', Message: 'exists', ...meta }));
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejects(new ConflictException({ message: 'exists', Message: 'exists', ...meta }));
     scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'arn', ...meta });
     await registry.put(makeSchedule({ expression: 'at(2026-12-24T18:00:00)' }));
     const update = scheduler.commandCalls(UpdateScheduleCommand)[0]!.args[0].input;
@@ -87,7 +89,9 @@ describe('SchedulerRegistry (EventBridge Scheduler)', () => {
       code: 'ScheduleRejected',
       kind: 'validation',
     });
-    scheduler.on(CreateScheduleCommand).rejects(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta }));
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejects(new ThrottlingException({ message: 'slow down', Message: 'slow down', ...meta }));
     await expect(registry.put(makeSchedule())).rejects.toMatchObject({
       code: 'SchedulerUnavailable',
       kind: 'retryable',
@@ -95,7 +99,9 @@ describe('SchedulerRegistry (EventBridge Scheduler)', () => {
   });
 
   it('deletes idempotently', async () => {
-    scheduler.on(DeleteScheduleCommand).rejects(new ResourceNotFoundException({ message: 'gone', Message: 'gone', ...meta }));
+    scheduler
+      .on(DeleteScheduleCommand)
+      .rejects(new ResourceNotFoundException({ message: 'gone', Message: 'gone', ...meta }));
     await expect(registry.delete('hourly')).resolves.toBeUndefined();
     expect(scheduler.commandCalls(DeleteScheduleCommand)[0]!.args[0].input).toEqual({
       Name: 'hourly',
