@@ -7,6 +7,8 @@
  * - idempotency key:   pk `IDEM#<key>`           sk `IDEM`        (expiresAt = retention)
  * - slot counter:      pk `SLOTS#<counter>`      sk `SLOTS`       (attributes `used`, `version`)
  * - dependency edge:   pk `DEPS#<dependencyId>`  sk `<dependentId>`
+ * - schedule:          pk `SCHEDULES`            sk `SCHEDULE#<id>`  (one-time ones: expiresAt a month after)
+ * - schedule cursor:   pk `SCHEDULES`            sk `CURSOR#<id>`    (the local scheduler's progress)
  */
 export const TableKeys = {
   partitionKey: 'pk',
