@@ -120,7 +120,11 @@ export async function holdJob(
   return {
     held: true,
     created,
-    hold: { jobId, scheduleId: record.id, runAt: record.expression.slice(3, -1).concat('Z') },
+    hold: {
+      jobId,
+      scheduleId: record.id,
+      runAt: scheduledTimeText(new Date(Math.ceil(runAt.getTime() / 1000) * 1000)),
+    },
   };
 }
 
