@@ -1,32 +1,31 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { z } from 'zod';
 import type { OffpeakDeps } from '../src/core/deps.js';
-import { IntakeMessageSchema } from '../src/core/requests.js';
 import { submitJob } from '../src/core/services/submit.js';
+import { intakeSubmission } from '../src/core/triggers/trigger-messages.js';
 import { logger } from './shared/logger.js';
 import { lambdaDeps } from './shared/runtime.js';
 import { sqsConsumer } from './shared/sqs.js';
 
 /**
- * Intake Lambda: every trigger without a Lambda of its own (Scheduler, S3 via EventBridge, external queues) puts a
- * submit request on the intake queue. A message without an idempotency key is keyed by its SQS message id, so a
- * redelivered message makes one job.
+ * Intake Lambda: every trigger without a Lambda of its own puts work on the intake queue: Scheduler (a submit
+ * request), S3 uploads and event rules (`{offpeakTrigger, event}`), and the queues of queue triggers (their own
+ * messages, recognized by the record's queue ARN). `intakeSubmission` turns each record into a submission; a
+ * message without an idempotency key is keyed by its SQS message id, so a redelivered message makes one job.
  */
 export function createIntakeHandler(getDeps: () => OffpeakDeps) {
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(
       sqsConsumer(getDeps, {
-        schema: IntakeMessageSchema,
+        // The body is read by intakeSubmission: it decides by the record's source how to read it.
+        schema: z.unknown(),
         sequential: false,
-        handle: async (message, record, deps) => {
-          const { trigger, ...request } = message;
-          await submitJob(
-            deps,
-            { ...request, idempotencyKey: request.idempotencyKey ?? `sqs:${record.messageId}` },
-            trigger ?? { kind: 'queue', source: record.eventSourceARN },
-          );
+        handle: async (_message, record, deps) => {
+          const { request, trigger } = intakeSubmission(deps.catalog, record);
+          await submitJob(deps, request, trigger);
         },
       }),
     );

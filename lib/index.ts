@@ -10,4 +10,5 @@ export * from './processing.js';
 export * from './queues.js';
 export * from './ready-app.js';
 export * from './state.js';
+export * from './triggers.js';
 export * from './validate-props.js';

@@ -12,6 +12,7 @@ import type { CatalogData } from '../src/core/catalog.js';
 import type { JobTypeDefinition } from '../src/core/job-type.js';
 import type { QueueSpecInput } from '../src/core/queue-spec.js';
 import type { ResourceSpecInput } from '../src/core/resource-spec.js';
+import type { TriggersInput } from '../src/core/triggers/trigger-config.js';
 import { OffpeakApi } from './api.js';
 import { OffpeakCompute } from './compute.js';
 import type { OffpeakRuntime } from './core-function.js';
@@ -21,6 +22,7 @@ import type { OffpeakFunction } from './offpeak-function.js';
 import { OffpeakProcessing, queueConsumers } from './processing.js';
 import { type DeadLetterQueue, OffpeakQueues } from './queues.js';
 import { OffpeakState } from './state.js';
+import { OffpeakTriggers } from './triggers.js';
 import { validateOffpeakProps } from './validate-props.js';
 
 /** Props of {@link Offpeak}. */
@@ -89,6 +91,12 @@ export interface OffpeakProps {
   readonly maxReceiveCount?: number;
   /** Archive Offpeak's events for replay, for this long. @default - no archive */
   readonly eventArchiveRetention?: Duration;
+  /**
+   * Schedules, S3 uploads, webhooks, queues and events that submit jobs (docs/triggers.md), declared with
+   * `defineTriggers`.
+   * @default - none
+   */
+  readonly triggers?: TriggersInput;
 }
 
 /** The Offpeak Lambdas, by role. */
@@ -129,6 +137,8 @@ export class Offpeak extends Construct {
   readonly events: OffpeakEvents;
   readonly processing: OffpeakProcessing;
   readonly monitoring: OffpeakMonitoring;
+  /** Schedules, upload and event rules, queue triggers, webhook secrets. */
+  readonly triggers: OffpeakTriggers;
 
   constructor(scope: Construct, id: string, props: OffpeakProps) {
     super(scope, id);
@@ -187,6 +197,15 @@ export class Offpeak extends Construct {
     };
     this.processing = new OffpeakProcessing(this, 'Processing', { runtime, events: this.events });
     this.api = new OffpeakApi(this, 'Api', { runtime });
+    this.triggers = new OffpeakTriggers(this, 'Triggers', {
+      catalog: this.catalog,
+      intakeQueue: this.queues.intakeQueue,
+      bucket: this.bucket,
+      eventBus: this.eventBus,
+      deadLetterQueue: this.events.targetDeadLetterQueue,
+      api: this.api.handler,
+      intake: this.processing.intake,
+    });
     this.functions = {
       api: this.api.handler,
       intake: this.processing.intake,

@@ -1,4 +1,5 @@
 import { exampleJobTypes } from '../config/job-types.js';
+import { exampleTriggers } from '../config/triggers.js';
 import type { OffpeakProps } from './offpeak.js';
 
 /**
@@ -7,6 +8,7 @@ import type { OffpeakProps } from './offpeak.js';
  */
 export const readyAppProps: OffpeakProps = {
   jobTypes: exampleJobTypes,
+  triggers: exampleTriggers,
   // The example backup job uploads its archive under backups/.
   extraJobWritePrefixes: { 'nightly-backup': ['backups/'] },
 };

@@ -29,6 +29,7 @@ export function validateOffpeakProps(props: OffpeakProps): CatalogData {
       jobTypes: props.jobTypes,
       queues: props.queues,
       resources: props.resources,
+      triggers: props.triggers,
     });
   } catch (error) {
     if (error instanceof ValidationError && Array.isArray(error.details))

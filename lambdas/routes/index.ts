@@ -1,7 +1,9 @@
+import { hookRoutes } from './hooks.js';
 import { jobRoutes } from './jobs.js';
 import { pipelineRoutes } from './pipelines.js';
 import { queueRoutes } from './queues.js';
 import type { Route } from './route.js';
+import { scheduleRoutes } from './schedules.js';
 import { serviceRoutes } from './service.js';
 
 /**
@@ -13,4 +15,6 @@ export const allRoutes: readonly Route[] = [
   ...queueRoutes,
   ...pipelineRoutes,
   ...serviceRoutes,
+  ...scheduleRoutes,
+  ...hookRoutes,
 ];

@@ -3,8 +3,9 @@ import type { OffpeakDeps } from '../../src/core/deps.js';
 import { NotFoundError, ValidationError } from '../../src/core/errors.js';
 import { isJobId } from '../../src/core/ids.js';
 import type { Job, Trigger } from '../../src/core/job.js';
-import { ListJobsRequestSchema, SubmitRequestSchema } from '../../src/core/requests.js';
+import { ListJobsRequestSchema } from '../../src/core/requests.js';
 import { cancelJob } from '../../src/core/services/cancel.js';
+import { holdJob, SubmitJobBodySchema } from '../../src/core/services/hold.js';
 import { submitJob } from '../../src/core/services/submit.js';
 import { json, parseJsonBody, parseWith } from '../shared/http.js';
 import type { Route } from './route.js';
@@ -15,7 +16,26 @@ export const jobRoutes: readonly Route[] = [
     method: 'POST',
     path: '/jobs',
     handle: async (event, deps) => {
-      const request = parseJsonBody(event, SubmitRequestSchema);
+      const { runAt, ...request } = parseJsonBody(event, SubmitJobBodySchema);
+      if (runAt !== undefined) {
+        // Held until runAt: 202 with the reserved job id (the job itself appears when its time comes).
+        const outcome = await holdJob(deps, request, new Date(runAt), apiTrigger(event));
+        if (outcome.held) {
+          const { hold } = outcome;
+          return json(
+            202,
+            {
+              state: 'SCHEDULED',
+              ...hold,
+              job: `/jobs/${hold.jobId}`,
+              schedule: `/schedules/${hold.scheduleId}`,
+            },
+            { location: `/schedules/${hold.scheduleId}` },
+          );
+        }
+        const { job, created } = outcome;
+        return json(created ? 201 : 200, job, created ? { location: `/jobs/${job.id}` } : {});
+      }
       const { job, created } = await submitJob(deps, request, apiTrigger(event));
       return json(created ? 201 : 200, job, created ? { location: `/jobs/${job.id}` } : {});
     },

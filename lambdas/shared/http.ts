@@ -36,6 +36,8 @@ const statusByKind: Record<string, number> = {
 
 const statusByCode: Record<string, number> = {
   PayloadTooLarge: 413,
+  InvalidSignature: 401,
+  MappingFailed: 422,
   UnsupportedMediaType: 415,
   RouteNotFound: 404,
 };

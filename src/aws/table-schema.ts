@@ -12,6 +12,8 @@
  * - token bucket:      pk `RATE#<bucket>`        sk `RATE`        (`tokens`, `updatedAtMs`, `blockedUntilMs`, `version`)
  * - alert latch:       pk `ALERT#<key>`          sk `ALERT`       (`alertedAt`)
  * - pipeline:          pk `PIPELINE#<id>`        sk `PIPELINE`    (state-index `PIPELINES#CREATING` until created)
+ * - schedule:          pk `SCHEDULES`            sk `SCHEDULE#<id>`  (one-time ones: expiresAt a month after)
+ * - schedule cursor:   pk `SCHEDULES`            sk `CURSOR#<id>`    (the local scheduler's progress)
  */
 export const TableKeys = {
   partitionKey: 'pk',

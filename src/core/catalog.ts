@@ -12,6 +12,13 @@ import {
 } from './job-type.js';
 import { defaultQueues, type QueueSpec, type QueueSpecInput, QueueSpecSchema } from './queue-spec.js';
 import { type ResourceSpec, type ResourceSpecInput, ResourceSpecSchema } from './resource-spec.js';
+import {
+  noTriggers,
+  type TriggersConfig,
+  TriggersConfigSchema,
+  type TriggersInput,
+  triggerIssues,
+} from './triggers/trigger-config.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the callable arrives as `.default`.
 type AddFormats = (ajv: Ajv2020) => Ajv2020;
@@ -29,6 +36,8 @@ export const CatalogDataSchema = z
     queues: z.array(QueueSpecSchema),
     /** Absent in catalogs written before resources existed: none. */
     resources: z.array(ResourceSpecSchema).optional(),
+    /** Schedules, uploads, webhooks, queues and events that submit jobs (docs/triggers.md). @default none */
+    triggers: TriggersConfigSchema.optional(),
   })
   .strict();
 export type CatalogData = z.infer<typeof CatalogDataSchema>;
@@ -53,6 +62,7 @@ export function buildCatalogData(input: {
   readonly queues?: readonly QueueSpecInput[];
   /** Shared resources job types hold units of. @default [] */
   readonly resources?: readonly ResourceSpecInput[];
+  readonly triggers?: TriggersInput;
 }): CatalogData {
   const issues: CatalogIssue[] = [];
   const jobTypes: JobTypeSpec[] = [];
@@ -76,17 +86,25 @@ export function buildCatalogData(input: {
     if (parsed.success) resources.push(parsed.data);
     else issues.push({ path: `resources[${index}]`, message: z.prettifyError(parsed.error) });
   });
-  issues.push(...catalogIssues({ jobTypes, queues, resources }));
+  let triggers: TriggersConfig | undefined;
+  if (input.triggers !== undefined) {
+    const parsed = TriggersConfigSchema.safeParse(input.triggers);
+    if (parsed.success) triggers = parsed.data;
+    else issues.push({ path: 'triggers', message: z.prettifyError(parsed.error) });
+  }
+  const data: CatalogData = { jobTypes, queues, resources, ...(triggers ? { triggers } : {}) };
+  issues.push(...catalogIssues(data));
   if (issues.length === 0) {
     // Follow-up params are checked against their type's schema, which needs the compiled catalog.
     try {
-      new Catalog({ jobTypes, queues, resources });
+      new Catalog(data);
     } catch (error) {
       if (error instanceof ValidationError && Array.isArray(error.details))
         issues.push(...(error.details as CatalogIssue[]));
       else throw error;
     }
   }
+  if (issues.length === 0 && triggers) issues.push(...scheduleParamIssues(data));
   if (issues.length > 0) {
     throw new ValidationError(
       'InvalidCatalog',
@@ -94,7 +112,26 @@ export function buildCatalogData(input: {
       { details: issues },
     );
   }
-  return { jobTypes, queues, resources };
+  return data;
+}
+
+/** Declared schedules carry complete params: check them against their job type's schema now, not at 2 a.m. */
+function scheduleParamIssues(data: CatalogData): CatalogIssue[] {
+  const catalog = new Catalog(data);
+  return (data.triggers?.schedules ?? []).flatMap((schedule, index) => {
+    try {
+      catalog.validateParams(schedule.jobType, schedule.params);
+      return [];
+    } catch (error) {
+      const details = (error as ValidationError).details as { path: string; message: string }[] | undefined;
+      return [
+        {
+          path: `triggers.schedules[${index}] (${schedule.id}).params`,
+          message: (details ?? []).map((d) => `${d.path} ${d.message}`).join('; ') || String(error),
+        },
+      ];
+    }
+  });
 }
 
 function catalogIssues(data: CatalogData): CatalogIssue[] {
@@ -170,6 +207,13 @@ function catalogIssues(data: CatalogData): CatalogIssue[] {
       message: `follow-up jobs form a cycle (${cycle.join(' → ')}): one job would start the next forever`,
     });
   }
+  if (data.triggers)
+    issues.push(
+      ...triggerIssues(
+        data.triggers,
+        data.jobTypes.map((t) => t.name),
+      ),
+    );
   return issues;
 }
 
@@ -180,6 +224,7 @@ export class Catalog {
   readonly #resources = new Map<string, ResourceSpec>();
   readonly #validators = new Map<string, ValidateFunction>();
   readonly #ajv = addFormats(new Ajv2020({ allErrors: true, strict: false }));
+  readonly #triggers: TriggersConfig;
 
   constructor(data: CatalogData) {
     const parsed = CatalogDataSchema.parse(data);
@@ -201,6 +246,12 @@ export class Catalog {
         { details: followUpIssues },
       );
     }
+    this.#triggers = parsed.triggers ?? noTriggers;
+  }
+
+  /** The triggers declared in code (none when the catalog has none). */
+  triggers(): TriggersConfig {
+    return this.#triggers;
   }
 
   jobTypes(): CatalogJobType[] {

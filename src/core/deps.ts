@@ -6,6 +6,7 @@ import type { SchedulingStore } from '../ports/scheduling-store.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { RateLimit } from './rate-limit.js';
+import type { TriggerDeps } from './triggers/trigger-deps.js';
 
 /** Structured logging as the core needs it (Powertools Logger satisfies it). */
 export interface Log {
@@ -81,4 +82,6 @@ export interface OffpeakDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly settings: Settings;
+  /** Schedules, the schedule registry and secrets (trigger routes and services). @default none */
+  readonly triggers?: TriggerDeps;
 }

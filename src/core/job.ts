@@ -23,6 +23,10 @@ export const TriggerSchema = z.object({
   source: z.string().max(2048).optional(),
   /** Who caused it: an IAM principal ARN, a GitHub sender, … */
   actor: z.string().max(2048).optional(),
+  /** When a scheduled run was due (`schedule` triggers). */
+  scheduledTime: z.string().max(64).optional(),
+  /** A run the local scheduler made up after it was missed (catch-up policy). */
+  catchUp: z.boolean().optional(),
 });
 export type Trigger = z.infer<typeof TriggerSchema>;
 
@@ -83,6 +87,8 @@ export const JobSchema = z.object({
   params: z.record(z.string(), z.unknown()),
   idempotencyKey: z.string().optional(),
   trigger: TriggerSchema,
+  /** The job's input object, e.g. `s3://bucket/inputs/reports/day.csv` (S3 upload triggers). */
+  input: z.string().optional(),
   dependsOn: z.array(z.string()).default([]),
   /** When the job may run given its dependencies' outcomes. Absent means `all_success`. */
   triggerRule: TriggerRuleSchema.optional(),

@@ -14,6 +14,12 @@ export const SubmitRequestSchema = z
     dependsOn: z.array(z.string().refine(isJobId, 'must be a job id (ULID)')).max(100).default([]),
     /** When the job may run given how its dependencies ended. @default 'all_success' */
     triggerRule: TriggerRuleSchema.optional(),
+    /** The job's input, as a URI (`s3://bucket/key`). */
+    input: z
+      .string()
+      .max(2048)
+      .regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/, 'must be a URI such as s3://bucket/key')
+      .optional(),
   })
   .strict();
 export type SubmitRequest = z.infer<typeof SubmitRequestSchema>;

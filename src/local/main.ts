@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { catalogData as defaultCatalogData } from '../../config/offpeak.config.js';
@@ -24,6 +24,8 @@ export interface MainOptions {
   readonly logLevel: LogLevel;
   readonly jsonLogs: boolean;
   readonly hello: boolean;
+  /** The folder that acts as S3 uploads (default `<data dir>/drop`). */
+  readonly dropDir?: string;
 }
 
 /** `npm start [-- options]`: the command line, parsed. */
@@ -62,6 +64,12 @@ export function parseArgs(argv: readonly string[]): MainOptions {
     )
     .addOption(new Option('--json-logs', 'log JSON lines instead of text').default(false))
     .addOption(new Option('--no-hello', 'do not submit the welcome hello job at start'))
+    .addOption(
+      new Option(
+        '--drop-dir <dir>',
+        'folder whose files act as S3 uploads to inputs/ (default <data-dir>/drop)',
+      ),
+    )
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse([...argv], { from: 'user' });
@@ -90,6 +98,7 @@ export async function main(
       slots: options.slots,
       dispatchIntervalMs: options.dispatchInterval * 1000,
       reconcileIntervalMs: options.reconcileInterval * 1000,
+      ...(options.dropDir !== undefined ? { dropDir: options.dropDir } : {}),
       log,
     });
   } catch (error) {
@@ -148,6 +157,7 @@ function printBanner(service: LocalService, slots: number): void {
     `  curl -s '${url}/jobs?state=SUCCEEDED&limit=10'`,
     `  curl -s -X POST ${url}/jobs/<id>/cancel`,
     '',
+    ...triggerLines(service),
     'A guided tour (own service, temporary data) in another terminal:  npm run demo',
     'Ctrl-C stops.',
     '',
@@ -191,6 +201,34 @@ async function submitWelcomeJob(service: LocalService): Promise<void> {
   } catch {
     // The service is stopping, or the user's catalog changed hello: the welcome is only a courtesy.
   }
+}
+
+/** What the banner says about triggers: schedules, the drop folder, webhooks, queues (docs/triggers.md). */
+function triggerLines(service: LocalService): string[] {
+  const triggers = service.deps.catalog.triggers();
+  const url = service.url;
+  const lines: string[] = [];
+  const next = service.triggers.scheduler.nextDue();
+  if (triggers.schedules.length > 0) {
+    lines.push(
+      `  schedules ${triggers.schedules.map((s) => s.id).join(', ')}${next ? ` (next run ${next.toISOString()})` : ''}: curl -s ${url}/schedules`,
+    );
+  }
+  for (const upload of triggers.uploads) {
+    const dir = relative(process.cwd(), join(service.triggers.dropDir, upload.prefix)) || '.';
+    lines.push(`  uploads   drop files in ${dir}/ → ${upload.jobType} jobs`);
+  }
+  for (const hook of triggers.hooks) {
+    lines.push(
+      `  webhook   POST ${url}/hooks/${hook.id} (${hook.provider}; secret in ${relative(process.cwd(), service.dataDir) || '.'}/secrets.json)`,
+    );
+  }
+  for (const queue of triggers.queues) {
+    lines.push(
+      `  queue     ${queue.id}: messages to ${service.triggers.queueUrls[queue.id]} → ${queue.jobType} jobs`,
+    );
+  }
+  return lines.length > 0 ? ['Triggers (docs/triggers.md):', ...lines, ''] : [];
 }
 
 function intIn(min: number, max: number) {

@@ -178,7 +178,8 @@ async function ensureBucket(client: S3Client, bucketName: string): Promise<void>
   }
 }
 
-async function ensureQueueWithDlq(
+/** Creates (or converges) a queue and its `<name>-dlq` with a redrive policy. */
+export async function ensureQueueWithDlq(
   client: SQSClient,
   name: string,
   options: { maxReceiveCount: number; visibilityTimeoutSeconds: number; dlqRetentionSeconds: number },

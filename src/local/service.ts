@@ -22,6 +22,7 @@ import { startHttpServer } from './http-server.js';
 import { createLambdaContext, type LambdaHandler, LocalAws } from './lambda-context.js';
 import { LocalEventBus } from './local-event-bus.js';
 import { LocalExecutor } from './local-executor.js';
+import { createLocalTriggers, type LocalTriggers } from './local-triggers.js';
 import { defaultLocalResourceNames, type EnsuredResources, ensureResources } from './resources.js';
 import { SqsPoller } from './sqs-poller.js';
 
@@ -50,6 +51,12 @@ export interface LocalServiceOptions {
   readonly timestampLogs?: boolean;
   /** Serve this directory at `/` (the dashboard). @default none */
   readonly staticDir?: string;
+  /** The folder that acts as S3 uploads to `inputs/` (upload triggers). @default `<dataDir>/drop` */
+  readonly dropDir?: string;
+  /** Webhook secrets: `{"<secret ARN or name>": "<value>"}`. @default `<dataDir>/secrets.json` */
+  readonly secretsFile?: string;
+  /** How long a dropped file must stay unchanged before it counts as uploaded. @default 300 */
+  readonly dropSettleMs?: number;
   readonly clock?: Clock;
   readonly log?: Log;
 }
@@ -67,6 +74,8 @@ export interface LocalService {
   readonly eventBus: LocalEventBus;
   readonly resources: EnsuredResources;
   readonly endpoints: Emulators['endpoints'];
+  /** Schedules, the drop folder, event routing and queue triggers. */
+  readonly triggers: LocalTriggers;
   /** Runs a dispatcher pass now (as the schedule does). */
   dispatchNow(): Promise<void>;
   /** Runs a reconciler pass now (as the schedule does). */
@@ -170,6 +179,19 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     });
     cleanup.push(() => executor.close());
     const eventBus = new LocalEventBus({ dataDir, clock, log });
+    const triggers = createLocalTriggers({
+      catalog,
+      clients,
+      resources,
+      dataDir,
+      ...(options.dropDir !== undefined ? { dropDir: resolve(options.dropDir) } : {}),
+      ...(options.secretsFile !== undefined ? { secretsFile: resolve(options.secretsFile) } : {}),
+      ...(options.dropSettleMs !== undefined ? { dropSettleMs: options.dropSettleMs } : {}),
+      maxReceiveCount: options.maxReceiveCount ?? 5,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+      clock,
+      log,
+    });
 
     const deps: OffpeakDeps = {
       store: new DynamoJobStore({
@@ -194,6 +216,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         outputBaseUri: `s3://${resources.bucketName}/outputs/`,
         ...options.settings,
       },
+      triggers: triggers.deps,
     };
     const getDeps = () => deps;
     const dispatcher = createDispatcherHandler(getDeps);
@@ -214,11 +237,12 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       log,
     );
 
+    const intakeHandler = createIntakeHandler(getDeps);
     const [intakePoller, dispatchPoller, trackerPoller] = [
       {
         queue: resources.queues.intake,
         name: 'offpeak-intake',
-        handler: createIntakeHandler(getDeps),
+        handler: intakeHandler,
         batchSize: 10,
       },
       { queue: resources.queues.dispatch, name: 'offpeak-dispatcher', handler: dispatcher, batchSize: 10 },
@@ -252,6 +276,10 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     for (const tick of ticks) tick.start();
     cleanup.push(() => Promise.all(ticks.map((t) => t.stop())).then(() => {}));
 
+    // Schedules (missed runs first), the drop folder, event routing and queue triggers feed the intake poller.
+    cleanup.push(() => triggers.stop());
+    await triggers.start(intakeHandler, eventBus);
+
     const http = await startHttpServer({
       handler: createApiHandler(getDeps),
       routes: apiRoutes,
@@ -275,6 +303,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       };
       cleanup.length = 0;
       await step('timers', () => Promise.all(ticks.map((t) => t.stop())));
+      await step('triggers', () => triggers.stop());
       await step('http', () => http.close());
       await step('dispatch poller', () => dispatchPoller.stop());
       await step('executor', () => executor.close());
@@ -297,6 +326,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       eventBus,
       resources,
       endpoints: emulators.endpoints,
+      triggers,
       dispatchNow: () => ticks[0].run(),
       reconcileNow: () => ticks[1].run(),
       stop() {

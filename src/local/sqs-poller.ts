@@ -39,6 +39,11 @@ export interface SqsPollerOptions {
   readonly functionTimeoutMs?: number;
   /** @default {@link LocalAws.region} */
   readonly region?: string;
+  /**
+   * The `eventSourceARN` records carry, when the local queue stands in for a queue with another ARN (a queue
+   * trigger's queue). @default the local queue's ARN
+   */
+  readonly eventSourceArn?: string;
   readonly log?: Log;
 }
 
@@ -94,6 +99,7 @@ export class SqsPoller {
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
     this.#functionTimeoutMs = options.functionTimeoutMs ?? 60_000;
     this.#region = options.region ?? LocalAws.region;
+    this.#queueArn = options.eventSourceArn;
     this.#log = options.log ?? silentLog;
   }
 

@@ -88,6 +88,36 @@ describe('cdk-nag AwsSolutions with imported VPC, KMS bucket and private ECR ima
         bucketEncryptionKey: new kms.Key(stack, 'BucketKey', { enableKeyRotation: true }),
         alarmEmails: ['ops@example.com'],
         extraJobWritePrefixes: {},
+        // Every trigger kind, on the custom job type (the example triggers name the example job types).
+        triggers: {
+          schedules: [{ id: 'every-hour', jobType: 'private-image', expression: 'rate(1 hour)' }],
+          uploads: [{ id: 'csv-in', jobType: 'private-image', prefix: 'csv/', suffixes: ['.csv'] }],
+          hooks: [
+            {
+              id: 'signed',
+              provider: 'generic-hmac',
+              jobType: 'private-image',
+              secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:hook-AbCdEf',
+              timestampHeader: 'X-Timestamp',
+            },
+          ],
+          queues: [
+            {
+              id: 'orders',
+              jobType: 'private-image',
+              queueArn: 'arn:aws:sqs:eu-west-1:123456789012:orders',
+              encryptionKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555',
+            },
+          ],
+          events: [
+            {
+              id: 'on-ec2',
+              jobType: 'private-image',
+              bus: 'default',
+              pattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
+            },
+          ],
+        },
         jobTypes: [
           {
             name: 'private-image',

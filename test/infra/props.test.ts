@@ -129,6 +129,7 @@ describe('existing resources and options', () => {
     const { template } = synthOffpeak({
       props: () => ({
         extraJobWritePrefixes: {},
+        triggers: {},
         jobTypes: [
           defineJobType({
             name: 'worker',

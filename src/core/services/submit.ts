@@ -85,6 +85,7 @@ export async function submitJob(
     params: request.params,
     ...(idempotencyKey ? { idempotencyKey } : {}),
     trigger,
+    ...(request.input ? { input: request.input } : {}),
     dependsOn,
     ...(rule !== TriggerRule.AllSuccess ? { triggerRule: rule } : {}),
     ...(extras.inputUri ? { inputUri: extras.inputUri } : {}),
