@@ -100,7 +100,23 @@ function catalogIssues(data: CatalogData): CatalogIssue[] {
       issues.push({ path: `jobTypes.${type.name}.queue`, message: `unknown queue "${type.queue}"` });
     }
   }
+  issues.push(...reduceIssues(data.jobTypes));
   return issues;
+}
+
+/** A reduce step must name another, plain job type. */
+function reduceIssues(jobTypes: readonly JobTypeSpec[]): CatalogIssue[] {
+  const byName = new Map(jobTypes.map((t) => [t.name, t]));
+  return jobTypes.flatMap((type) => {
+    if (!type.reduce) return [];
+    const target = byName.get(type.reduce.jobType);
+    const path = `jobTypes.${type.name}.reduce.jobType`;
+    if (!target) return [{ path, message: `unknown job type "${type.reduce.jobType}"` }];
+    if (target.chunking || target.packing || target.name === type.name) {
+      return [{ path, message: `"${target.name}" must be a plain job type (not chunked, packed or itself)` }];
+    }
+    return [];
+  });
 }
 
 /** Read access to job types and queues, with compiled params validators. */

@@ -1,7 +1,14 @@
 import { z } from 'zod';
+import { ChunkSizingSchema } from './chunking-spec.js';
 import { IDEMPOTENCY_KEY_MAX } from './idempotency.js';
 import { isJobId } from './ids.js';
 import { TriggerSchema } from './job.js';
+
+/** `s3://bucket/key`: a bucket name and a non-empty key. */
+export const S3UriSchema = z
+  .string()
+  .max(2048)
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'must be an S3 URI: s3://bucket/key');
 
 /** Body of `POST /jobs`, and of an intake queue message (which may also say where it came from). */
 export const SubmitRequestSchema = z
@@ -11,6 +18,12 @@ export const SubmitRequestSchema = z
     idempotencyKey: z.string().min(1).max(IDEMPOTENCY_KEY_MAX).optional(),
     priority: z.number().int().min(0).max(1000).optional(),
     dependsOn: z.array(z.string().refine(isJobId, 'must be a job id (ULID)')).max(100).default([]),
+    /** The S3 input of a chunked job type: one object (`s3://bucket/key`) or every object under a prefix. */
+    input: z.union([S3UriSchema, z.object({ prefix: S3UriSchema }).strict()]).optional(),
+    /** Overrides the job type's chunk sizing for this job. */
+    chunking: ChunkSizingSchema.optional(),
+    /** Validate and plan without creating anything: the answer is the plan (`POST /jobs` only). */
+    dryRun: z.boolean().optional(),
   })
   .strict();
 export type SubmitRequest = z.infer<typeof SubmitRequestSchema>;
@@ -26,6 +39,15 @@ export const DispatchMessageSchema = z.discriminatedUnion('kind', [
   /** A RETRY_WAIT job's backoff is over. */
   z.object({ kind: z.literal('retry-release'), jobId: z.string() }).strict(),
 ]);
+
+/** Body of `POST /jobs/{id}/retry` (optional). */
+export const RetryRequestSchema = z
+  .object({
+    /** Why (recorded in the job's history). */
+    reason: z.string().min(1).max(500).optional(),
+  })
+  .strict();
+export type RetryRequest = z.infer<typeof RetryRequestSchema>;
 export type DispatchMessage = z.infer<typeof DispatchMessageSchema>;
 
 /** Query of `GET /jobs`. */
