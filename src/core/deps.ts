@@ -1,6 +1,7 @@
 import type { EventBus } from '../ports/event-bus.js';
 import type { Executor } from '../ports/executor.js';
 import type { JobStore } from '../ports/job-store.js';
+import type { ObjectStore } from '../ports/object-store.js';
 import type { Queue } from '../ports/queue.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
@@ -45,4 +46,9 @@ export interface OffpeakDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly settings: Settings;
+  /**
+   * The Offpeak bucket: chunk manifests, inputs, outputs, checkpoints. Needed by chunked and packed job types
+   * (a deployment without a bucket cannot run them).
+   */
+  readonly objects?: ObjectStore;
 }

@@ -7,6 +7,8 @@ import { jobEnvironment } from '../job-environment.js';
 import { executorJobName } from '../job-name.js';
 import { JobState } from '../job-state.js';
 import { completionPatch, runCompletionEffects } from './effects.js';
+import { packingDeferralSeconds } from './packing.js';
+import { type ExecutionPlan, planExecution } from './plan-execution.js';
 import { queueSlotCounter } from './slots.js';
 import { updateJobWith } from './update-job.js';
 
@@ -29,11 +31,18 @@ export async function dispatchQueue(deps: OffpeakDeps, queueName: string): Promi
   const queue = deps.catalog.queue(queueName);
   let released = 0;
   let failed = 0;
+  let deferredSeconds: number | undefined;
   while (released + failed < deps.settings.dispatchBatchSize) {
     const candidates = await deps.store.queuedJobs(queue.name, Math.min(25, deps.settings.dispatchBatchSize));
     if (candidates.length === 0) break;
     let progressed = false;
     for (const candidate of candidates) {
+      // Small-job packing (issue 5): a packable job waits for its window so that others can join its pack.
+      const wait = packingDeferralSeconds(deps, candidate);
+      if (wait !== undefined) {
+        deferredSeconds = Math.min(deferredSeconds ?? wait, wait);
+        continue;
+      }
       const result = await releaseJob(deps, candidate, queue.concurrency);
       if (result === 'full') return { queue: queue.name, released, full: true, failed };
       if (result === 'released') released++;
@@ -42,6 +51,9 @@ export async function dispatchQueue(deps: OffpeakDeps, queueName: string): Promi
     }
     // Every candidate was taken by someone else: the index is catching up; the next nudge will see fresh data.
     if (!progressed) break;
+  }
+  if (deferredSeconds !== undefined) {
+    await deps.dispatchQueue.send({ kind: 'nudge', queue: queue.name }, { delaySeconds: Math.ceil(deferredSeconds) });
   }
   return { queue: queue.name, released, full: false, failed };
 }
@@ -82,21 +94,36 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
 
   const type = deps.catalog.jobType(job.type);
   const attempt = job.attempt + 1;
-  let handle: ExecutionHandle;
+  // Issue 5: chunked runs (manifest + array jobs), packs and inputs are planned here; a plain job is one submission.
+  let plan: ExecutionPlan | undefined;
+  const handles: ExecutionHandle[] = [];
   try {
-    handle = await deps.executor.submit({
-      jobId: job.id,
-      jobName: executorJobName(job.type, job.id),
-      jobType: job.type,
-      queue: job.queue,
-      attempt,
-      environment: jobEnvironment(job, attempt),
-      timeoutSeconds: type.timeoutSeconds,
-      tags: { 'offpeak:jobId': job.id, 'offpeak:jobType': job.type, 'offpeak:attempt': String(attempt) },
-    });
+    plan = await planExecution(deps, job, attempt);
+    for (const submission of plan.submissions) {
+      handles.push(
+        await deps.executor.submit({
+          jobId: job.id,
+          jobName: executorJobName(job.type, job.id),
+          jobType: job.type,
+          queue: job.queue,
+          attempt,
+          environment: { ...jobEnvironment(job, attempt), ...submission.environment },
+          timeoutSeconds: type.timeoutSeconds,
+          ...(submission.arraySize !== undefined ? { arraySize: submission.arraySize } : {}),
+          tags: { 'offpeak:jobId': job.id, 'offpeak:jobType': job.type, 'offpeak:attempt': String(attempt) },
+        }),
+      );
+    }
   } catch (error) {
+    // Part of a multi-array run was submitted: stop it, so the retry does not run those chunks twice.
+    for (const submitted of handles) {
+      await deps.executor.terminate(submitted.executorJobId, 'the rest of the run could not be submitted').catch(() => {});
+    }
+    await plan?.abandon?.();
     return handleSubmitError(deps, job, error);
   }
+  const handle = handles[0]!;
+  const executionPatch = plan.patch(handles);
 
   const recorded = await updateJobWith(deps, job.id, (current) => {
     if (current.state !== JobState.Submitting || current.executorJobId === handle.executorJobId)
@@ -116,9 +143,11 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
         executorJobId: handle.executorJobId,
         submittedAt: now.toISOString(),
       }),
+      ...executionPatch,
     });
   });
   job = recorded.changed ? recorded.after : recorded.job;
+  if (recorded.changed) await plan.afterRecord?.(handles);
   if (job.state === JobState.Cancelled || job.cancelRequested) {
     // Cancelled while we were submitting: the executor job must not run.
     await deps.executor.terminate(handle.executorJobId, 'Cancelled by user during submission');
