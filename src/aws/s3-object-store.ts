@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -5,7 +6,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
 

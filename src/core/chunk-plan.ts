@@ -138,7 +138,8 @@ export function chooseChunkBytes(
   sample?: Uint8Array,
 ): ChunkSizingDecision {
   const maxChunks = Math.min(MAX_CHUNKS, overrides?.maxChunks ?? spec.maxChunks ?? MAX_ARRAY_SIZE);
-  const fromRequest = overrides && (overrides.chunkSizeBytes ?? overrides.chunkSizeRecords ?? overrides.targetChunkSeconds);
+  const fromRequest =
+    overrides && (overrides.chunkSizeBytes ?? overrides.chunkSizeRecords ?? overrides.targetChunkSeconds);
   const source = fromRequest !== undefined ? overrides! : spec;
   let decision: Omit<ChunkSizingDecision, 'grownToFit' | 'maxChunks'>;
   if (source.chunkSizeBytes !== undefined) {
@@ -161,7 +162,10 @@ export function chooseChunkBytes(
     decision = { basis: 'default', chunkBytes: DEFAULT_CHUNK_BYTES };
   }
   if (!Number.isFinite(decision.chunkBytes) || decision.chunkBytes < 1) {
-    throw new ValidationError('InvalidChunkSize', `chunk size must be at least one byte, got ${decision.chunkBytes}`);
+    throw new ValidationError(
+      'InvalidChunkSize',
+      `chunk size must be at least one byte, got ${decision.chunkBytes}`,
+    );
   }
   const needed = Math.ceil(totalBytes / decision.chunkBytes);
   if (needed <= maxChunks) return { ...decision, grownToFit: false, maxChunks };
@@ -247,7 +251,11 @@ export function planChunkLayout(
   }
 }
 
-function groupObjects(objects: readonly InputObject[], chunkBytes: number, splittable: boolean): ManifestChunk[] {
+function groupObjects(
+  objects: readonly InputObject[],
+  chunkBytes: number,
+  splittable: boolean,
+): ManifestChunk[] {
   const ranges: ChunkSegment[][] = [];
   const small: InputObject[] = [];
   for (const object of objects) {
@@ -314,7 +322,10 @@ export function chunkBytesOf(layout: ChunkLayout, index: number): number {
 }
 
 /** The chunk index that array child `position` (across the run's arrays) runs. */
-export function chunkIndexAt(manifest: Pick<ChunkManifest, 'select' | 'chunkCount'>, position: number): number {
+export function chunkIndexAt(
+  manifest: Pick<ChunkManifest, 'select' | 'chunkCount'>,
+  position: number,
+): number {
   const index = manifest.select ? manifest.select[position] : position;
   if (index === undefined || index < 0 || index >= manifest.chunkCount) {
     throw new RangeError(`array position ${position} is outside the run`);
@@ -326,7 +337,10 @@ export function chunkIndexAt(manifest: Pick<ChunkManifest, 'select' | 'chunkCoun
  * Cuts `count` runnable units into Batch array jobs of at most 10,000 children. One unit is a plain job (an
  * array of size 1 is submitted without array properties).
  */
-export function arrayJobsFor(count: number, maxSize: number = MAX_ARRAY_SIZE): { offset: number; size: number }[] {
+export function arrayJobsFor(
+  count: number,
+  maxSize: number = MAX_ARRAY_SIZE,
+): { offset: number; size: number }[] {
   const arrays: { offset: number; size: number }[] = [];
   for (let offset = 0; offset < count; offset += maxSize) {
     arrays.push({ offset, size: Math.min(maxSize, count - offset) });
@@ -400,7 +414,8 @@ export function parseCsvHeader(line: string, csv: Pick<CsvSpec, 'delimiter'>): s
   };
   const text = line.endsWith('\r') ? line.slice(0, -1) : line;
   if (text.trim() === '') fail('the first line is empty');
-  if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text)) fail('it contains control characters or invalid UTF-8');
+  if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text))
+    fail('it contains control characters or invalid UTF-8');
   const fields: string[] = [];
   let i = 0;
   for (;;) {
@@ -421,7 +436,8 @@ export function parseCsvHeader(line: string, csv: Pick<CsvSpec, 'delimiter'>): s
         field += text[i];
         i++;
       }
-      if (i < text.length && text[i] !== csv.delimiter) fail(`unexpected character after a quoted field at ${i}`);
+      if (i < text.length && text[i] !== csv.delimiter)
+        fail(`unexpected character after a quoted field at ${i}`);
     } else {
       while (i < text.length && text[i] !== csv.delimiter) {
         if (text[i] === '"') fail(`a quote inside an unquoted field at ${i}`);

@@ -37,17 +37,21 @@ export const CsvSpecSchema = z
 export type CsvSpec = z.infer<typeof CsvSpecSchema>;
 
 const chunkSizingShape = {
-    /** Bytes per chunk (byte-range splitting), ≥ 1. */
-    chunkSizeBytes: z.number().int().min(1).optional(),
-    /**
-     * Records per chunk. Turned into bytes from the average record size of a sample of the input's first 64 KiB
-     * (one ranged read, whatever the input's size), so chunks hold about this many records.
-     */
-    chunkSizeRecords: z.number().int().min(1).optional(),
-    /** Target duration of one chunk in seconds, with `throughputBytesPerSecond` (used when no size is given). */
-    targetChunkSeconds: z.number().positive().max(14 * 86_400).optional(),
-    /** At most this many chunks; beyond it chunks grow. Above 10,000, several array jobs are submitted. */
-    maxChunks: z.number().int().min(1).max(MAX_CHUNKS).optional(),
+  /** Bytes per chunk (byte-range splitting), ≥ 1. */
+  chunkSizeBytes: z.number().int().min(1).optional(),
+  /**
+   * Records per chunk. Turned into bytes from the average record size of a sample of the input's first 64 KiB
+   * (one ranged read, whatever the input's size), so chunks hold about this many records.
+   */
+  chunkSizeRecords: z.number().int().min(1).optional(),
+  /** Target duration of one chunk in seconds, with `throughputBytesPerSecond` (used when no size is given). */
+  targetChunkSeconds: z
+    .number()
+    .positive()
+    .max(14 * 86_400)
+    .optional(),
+  /** At most this many chunks; beyond it chunks grow. Above 10,000, several array jobs are submitted. */
+  maxChunks: z.number().int().min(1).max(MAX_CHUNKS).optional(),
 };
 
 /** Chunk sizing that a submit request may override for one job. */
@@ -103,7 +107,11 @@ export const ChunkingSpecSchema = z
   .strict()
   .superRefine((spec, ctx) => {
     if (spec.chunkSizeBytes !== undefined && spec.chunkSizeRecords !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['chunkSizeRecords'], message: 'give chunkSizeBytes or chunkSizeRecords, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chunkSizeRecords'],
+        message: 'give chunkSizeBytes or chunkSizeRecords, not both',
+      });
     }
     if (spec.csv && spec.format !== 'csv') {
       ctx.addIssue({ code: 'custom', path: ['csv'], message: 'csv options need format: "csv"' });
@@ -116,7 +124,11 @@ export const ChunkingSpecSchema = z
       });
     }
     if (spec.commitEveryBytes !== undefined && spec.mode !== 'streaming') {
-      ctx.addIssue({ code: 'custom', path: ['commitEveryBytes'], message: 'commitEveryBytes is for streaming mode' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['commitEveryBytes'],
+        message: 'commitEveryBytes is for streaming mode',
+      });
     }
   });
 export type ChunkingSpec = z.infer<typeof ChunkingSpecSchema>;

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ChunkingSpecSchema, FailurePolicySchema, PackingSpecSchema, ReduceSpecSchema } from './chunking-spec.js';
+import {
+  ChunkingSpecSchema,
+  FailurePolicySchema,
+  PackingSpecSchema,
+  ReduceSpecSchema,
+} from './chunking-spec.js';
 
 /** Job type names become parts of Batch job names and resource names: keep them short and DNS-like. */
 export const JobTypeNameSchema = z
@@ -77,7 +82,11 @@ export const JobTypeSpecSchema = z
   .strict()
   .superRefine((spec, ctx) => {
     if (spec.packing && spec.chunking) {
-      ctx.addIssue({ code: 'custom', path: ['packing'], message: 'a chunked job type cannot also be packed' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['packing'],
+        message: 'a chunked job type cannot also be packed',
+      });
     }
     if ((spec.reduce || spec.failurePolicy) && !spec.chunking) {
       ctx.addIssue({

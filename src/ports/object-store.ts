@@ -21,7 +21,10 @@ export interface ObjectStore {
    * to stop the transfer.
    * @returns undefined when the object does not exist.
    */
-  read(key: string, range?: { readonly start: number; readonly end?: number }): Promise<AsyncIterable<Uint8Array> | undefined>;
+  read(
+    key: string,
+    range?: { readonly start: number; readonly end?: number },
+  ): Promise<AsyncIterable<Uint8Array> | undefined>;
   /**
    * Writes a stream of unknown length in constant memory (a multipart upload of bounded parts): the object
    * appears only when the whole stream was written, and not at all when the stream fails.

@@ -12,6 +12,8 @@ export interface OwnedRecordsStats {
   committedOffset: number;
   /** True once every owned record was emitted. */
   done: boolean;
+  /** Absolute offset just past the last byte emitted (the start of the next slice). */
+  emittedUntil?: number;
 }
 
 export interface OwnedRecordsOptions {
@@ -32,7 +34,10 @@ export interface OwnedRecordsOptions {
 export class BinaryInputError extends Error {
   override readonly name = 'BinaryInputError';
   readonly code = 'BinaryInput';
-  constructor(readonly offset: number, why: string) {
+  constructor(
+    readonly offset: number,
+    why: string,
+  ) {
     super(`Input is not text near byte ${offset}: ${why}`);
   }
 }
@@ -58,7 +63,12 @@ export async function* ownedRecords(
   options: OwnedRecordsOptions,
 ): AsyncGenerator<Uint8Array, OwnedRecordsStats> {
   const { start, end } = options;
-  const stats: OwnedRecordsStats = options.stats ?? { records: 0, bytes: 0, committedOffset: start, done: false };
+  const stats: OwnedRecordsStats = options.stats ?? {
+    records: 0,
+    bytes: 0,
+    committedOffset: start,
+    done: false,
+  };
   stats.committedOffset = start;
   stats.done = false;
   const guard = options.requireText ? new TextGuard() : undefined;
@@ -71,7 +81,8 @@ export async function* ownedRecords(
   let position = options.readFrom;
   let inRecord = false;
   for await (const piece of source) {
-    const bytes = piece instanceof Buffer ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    const bytes =
+      piece instanceof Buffer ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     let from = 0;
     if (skipFrom >= 0) {
       const at = bytes.indexOf(NEWLINE, Math.max(0, skipFrom - position));
@@ -99,6 +110,7 @@ export async function* ownedRecords(
       stats.bytes += out.length;
       if (newlines > 0) stats.committedOffset = position + from + out.lastIndexOf(NEWLINE) + 1;
       inRecord = out[out.length - 1] !== NEWLINE;
+      stats.emittedUntil = position + until;
       yield out;
     }
     position += bytes.length;
@@ -133,12 +145,14 @@ class TextGuard {
     if (nul >= 0) throw new BinaryInputError(offset + nul, 'a NUL byte');
     const all = this.#carry.length > 0 ? Buffer.concat([this.#carry, bytes]) : bytes;
     const cut = completeUtf8Length(all);
-    if (!isUtf8(all.subarray(0, cut))) throw new BinaryInputError(offset - this.#carry.length, 'invalid UTF-8');
+    if (!isUtf8(all.subarray(0, cut)))
+      throw new BinaryInputError(offset - this.#carry.length, 'invalid UTF-8');
     this.#carry = Buffer.from(all.subarray(cut));
   }
 
   end(offset: number): void {
-    if (this.#carry.length > 0) throw new BinaryInputError(offset - this.#carry.length, 'a truncated UTF-8 character');
+    if (this.#carry.length > 0)
+      throw new BinaryInputError(offset - this.#carry.length, 'a truncated UTF-8 character');
   }
 }
 

@@ -1,6 +1,6 @@
 import { type ExecutorJob, ExecutorStatus } from '../../ports/executor.js';
-import { chunkIndexOfPartKey, chunkCheckpointKey, resultManifestKey } from '../chunk-plan.js';
 import { ChunkCheckpointSchema, chunkIndexOfSuccessMarker } from '../chunk-checkpoint.js';
+import { chunkCheckpointKey, chunkIndexOfPartKey, resultManifestKey } from '../chunk-plan.js';
 import { withinTolerance } from '../chunking-spec.js';
 import type { OffpeakDeps } from '../deps.js';
 import { ErrorKind, errorKindOf, type SerializedError } from '../errors.js';
@@ -92,12 +92,17 @@ function positionOf(job: Job, update: ExecutorJob): number | undefined {
   return array.offset + update.arrayIndex;
 }
 
-async function applyChunkUpdates(deps: OffpeakDeps, stored: Job, updates: readonly ExecutorJob[]): Promise<void> {
+async function applyChunkUpdates(
+  deps: OffpeakDeps,
+  stored: Job,
+  updates: readonly ExecutorJob[],
+): Promise<void> {
   const outcome = await updateJobWith(
     deps,
     stored.id,
     (job) => {
-      if (!job.run || !job.chunks || isTerminal(job.state) || job.state === JobState.RetryWait) return undefined;
+      if (!job.run || !job.chunks || isTerminal(job.state) || job.state === JobState.RetryWait)
+        return undefined;
       const indexes = runChunkIndexes(job);
       const states = [...job.chunks.states];
       const failures = new Map((job.failedChunks ?? []).map((f) => [f.index, f]));
@@ -136,7 +141,10 @@ async function applyChunkUpdates(deps: OffpeakDeps, stored: Job, updates: readon
     stored,
   );
   if (outcome.changed) {
-    deps.log.debug('Chunk states updated', { jobId: stored.id, chunks: { ...outcome.after.chunks, states: undefined } });
+    deps.log.debug('Chunk states updated', {
+      jobId: stored.id,
+      chunks: { ...outcome.after.chunks, states: undefined },
+    });
   }
 }
 
@@ -175,12 +183,16 @@ export async function applyRunUpdate(
   if (update.status !== ExecutorStatus.Succeeded && update.status !== ExecutorStatus.Failed) {
     // A one-chunk plan is a plain job: its own RUNNING is its chunk's.
     if (update.status === ExecutorStatus.Running && array.size === 1 && stored.run?.arrays.length === 1) {
-      await applyChunkUpdates(deps, stored, [{ ...update, executorJobId: `${update.executorJobId}:0`, arrayIndex: 0 }]);
+      await applyChunkUpdates(deps, stored, [
+        { ...update, executorJobId: `${update.executorJobId}:0`, arrayIndex: 0 },
+      ]);
     }
     return { kind: 'unchanged', jobId: stored.id, state: stored.state };
   }
   if (array.size === 1) {
-    await applyChunkUpdates(deps, stored, [{ ...update, executorJobId: `${update.executorJobId}:0`, arrayIndex: 0 }]);
+    await applyChunkUpdates(deps, stored, [
+      { ...update, executorJobId: `${update.executorJobId}:0`, arrayIndex: 0 },
+    ]);
   }
   // Other arrays of the run whose end was not seen (lost events): ask the executor.
   const others = (stored.run?.arrays ?? []).filter((a) => !a.done && a.executorJobId !== array.executorJobId);
@@ -199,7 +211,10 @@ export async function applyRunUpdate(
     if (!job.run || isTerminal(job.state) || job.state === JobState.RetryWait) return undefined;
     if (job.run.arrays.every((a) => a.done || !ended.has(a.executorJobId))) return undefined;
     return patchJob(job, deps.clock.now(), {
-      run: { ...job.run, arrays: job.run.arrays.map((a) => (ended.has(a.executorJobId) ? { ...a, done: true } : a)) },
+      run: {
+        ...job.run,
+        arrays: job.run.arrays.map((a) => (ended.has(a.executorJobId) ? { ...a, done: true } : a)),
+      },
     });
   });
   const job = marked.changed ? marked.after : marked.job;
@@ -307,7 +322,13 @@ export async function finalizeRun(
     const decision = decideRetry(type.retry, { attempt: job.attempt, statusReason: message }, random);
     if (decision.kind === 'retry') {
       const retryAt = new Date(now.getTime() + decision.delayMs).toISOString();
-      return transitionJob(job, JobState.RetryWait, now, { ...finished, retryAt }, `${decision.reason}: failed chunks only`);
+      return transitionJob(
+        job,
+        JobState.RetryWait,
+        now,
+        { ...finished, retryAt },
+        `${decision.reason}: failed chunks only`,
+      );
     }
     return transitionJob(
       job,
@@ -343,7 +364,9 @@ export async function collectRunResult(deps: OffpeakDeps, job: Job): Promise<Run
   }
   const parts = (await objects.list(`outputs/${job.id}/part-`))
     .map((info) => ({ info, chunk: chunkIndexOfPartKey(job.id, info.key) }))
-    .filter((p): p is { info: typeof p.info; chunk: number } => p.chunk !== undefined && succeeded.has(p.chunk))
+    .filter(
+      (p): p is { info: typeof p.info; chunk: number } => p.chunk !== undefined && succeeded.has(p.chunk),
+    )
     .map(({ info, chunk }) => ({ chunk, key: info.key, uri: objects.uri(info.key), bytes: info.size }))
     .sort((a, b) => a.chunk - b.chunk);
   const states = Array.from({ length: total }, (_, i) => (succeeded.has(i) ? 'S' : 'F')).join('');
@@ -367,7 +390,11 @@ export async function collectRunResult(deps: OffpeakDeps, job: Job): Promise<Run
   return { states, parts, failed };
 }
 
-async function workerError(deps: OffpeakDeps, jobId: string, index: number): Promise<SerializedError | undefined> {
+async function workerError(
+  deps: OffpeakDeps,
+  jobId: string,
+  index: number,
+): Promise<SerializedError | undefined> {
   const text = await requireObjects(deps).getText(chunkCheckpointKey(jobId, index));
   if (text === undefined) return undefined;
   const parsed = ChunkCheckpointSchema.safeParse(JSON.parse(text));

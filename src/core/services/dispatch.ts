@@ -53,7 +53,10 @@ export async function dispatchQueue(deps: OffpeakDeps, queueName: string): Promi
     if (!progressed) break;
   }
   if (deferredSeconds !== undefined) {
-    await deps.dispatchQueue.send({ kind: 'nudge', queue: queue.name }, { delaySeconds: Math.ceil(deferredSeconds) });
+    await deps.dispatchQueue.send(
+      { kind: 'nudge', queue: queue.name },
+      { delaySeconds: Math.ceil(deferredSeconds) },
+    );
   }
   return { queue: queue.name, released, full: false, failed };
 }
@@ -117,7 +120,9 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
   } catch (error) {
     // Part of a multi-array run was submitted: stop it, so the retry does not run those chunks twice.
     for (const submitted of handles) {
-      await deps.executor.terminate(submitted.executorJobId, 'the rest of the run could not be submitted').catch(() => {});
+      await deps.executor
+        .terminate(submitted.executorJobId, 'the rest of the run could not be submitted')
+        .catch(() => {});
     }
     await plan?.abandon?.();
     return handleSubmitError(deps, job, error);

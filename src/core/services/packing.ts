@@ -64,7 +64,10 @@ export function packedLogKey(jobId: string): string {
  * Seconds a QUEUED job of a packed type still waits for others to join its pack (undefined: release it now).
  * The oldest job's window decides: when it ends, every queued job of the type goes in the pack.
  */
-export function packingDeferralSeconds(deps: Pick<OffpeakDeps, 'catalog' | 'clock'>, job: Job): number | undefined {
+export function packingDeferralSeconds(
+  deps: Pick<OffpeakDeps, 'catalog' | 'clock'>,
+  job: Job,
+): number | undefined {
   let spec: PackingSpec | undefined;
   try {
     spec = deps.catalog.jobType(job.type).packing;
@@ -107,7 +110,13 @@ export async function planPack(
         candidate.id,
         (job) =>
           job.state === JobState.Queued && job.version === candidate.version
-            ? transitionJob(job, JobState.Submitting, deps.clock.now(), { pack: tentative }, `packed with ${leader.id}`)
+            ? transitionJob(
+                job,
+                JobState.Submitting,
+                deps.clock.now(),
+                { pack: tentative },
+                `packed with ${leader.id}`,
+              )
             : undefined,
         candidate,
       ).catch((error: unknown) => {
@@ -232,7 +241,12 @@ export async function applyPackParentUpdate(
 ): Promise<TrackOutcome> {
   const manifestKey = job.pack?.manifestKey;
   const manifest = manifestKey ? await readPackManifest(deps, manifestKey) : undefined;
-  if (!manifest || !manifestKey || job.executorJobId !== update.executorJobId || manifest.leaderId !== job.pack?.leaderId) {
+  if (
+    !manifest ||
+    !manifestKey ||
+    job.executorJobId !== update.executorJobId ||
+    manifest.leaderId !== job.pack?.leaderId
+  ) {
     return { kind: 'unchanged', jobId: job.id, state: job.state };
   }
   const oneChild = manifest.members.length <= manifest.jobsPerChild;
@@ -276,7 +290,8 @@ async function applyToMembers(
             statusReason:
               result.exitCode === 0
                 ? 'Packed job exited'
-                : (result.error ?? `Packed job exited with ${result.exitCode ?? result.signal ?? 'no exit code'}`),
+                : (result.error ??
+                  `Packed job exited with ${result.exitCode ?? result.signal ?? 'no exit code'}`),
             startedAt: new Date(result.startedAt),
             stoppedAt: new Date(result.stoppedAt),
           }
@@ -288,7 +303,9 @@ async function applyToMembers(
           };
     }
     const outcome = await updateJobWith(deps, member.jobId, (job) =>
-      job.pack?.manifestKey === manifestKey && !isTerminal(job.state) ? nextJob(deps, job, memberUpdate, random) : undefined,
+      job.pack?.manifestKey === manifestKey && !isTerminal(job.state)
+        ? nextJob(deps, job, memberUpdate, random)
+        : undefined,
     ).catch((error: unknown) => {
       if (errorKindOf(error) === ErrorKind.NotFound) return undefined;
       throw error;

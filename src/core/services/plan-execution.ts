@@ -1,5 +1,6 @@
 import type { ExecutionHandle } from '../../ports/executor.js';
 import type { ObjectStore } from '../../ports/object-store.js';
+import type { CatalogJobType } from '../catalog.js';
 import {
   arrayJobsFor,
   type ChunkLayoutPlan,
@@ -15,7 +16,6 @@ import {
   SAMPLE_BYTES,
 } from '../chunk-plan.js';
 import type { ChunkingSpec, ChunkSizing } from '../chunking-spec.js';
-import type { CatalogJobType } from '../catalog.js';
 import type { OffpeakDeps } from '../deps.js';
 import { NonRetryableError, ValidationError } from '../errors.js';
 import type { Job, JobInput, JobPatch } from '../job.js';
@@ -84,7 +84,10 @@ async function planChunkedRun(
     };
   } else {
     if (!job.input) {
-      throw new ValidationError('InputRequired', `Job type "${type.name}" is chunked: the job needs an input`);
+      throw new ValidationError(
+        'InputRequired',
+        `Job type "${type.name}" is chunked: the job needs an input`,
+      );
     }
     const planned = await planInput(objects, job.input, spec, job.chunkSizing);
     manifest = {
@@ -317,14 +320,18 @@ export function jobInputOf(input: string | { readonly prefix: string } | undefin
 /** Reads and validates a run manifest. @throws NonRetryableError when it is missing or invalid. */
 export async function readManifest(objects: ObjectStore, key: string): Promise<ChunkManifest> {
   const text = await objects.getText(key);
-  if (text === undefined) throw new NonRetryableError('ManifestNotFound', `Manifest ${objects.uri(key)} is missing`);
+  if (text === undefined)
+    throw new NonRetryableError('ManifestNotFound', `Manifest ${objects.uri(key)} is missing`);
   return ChunkManifestSchema.parse(JSON.parse(text));
 }
 
 /** The bucket, or a clear error when this deployment has none. */
 export function requireObjects(deps: Pick<OffpeakDeps, 'objects'>): ObjectStore {
   if (!deps.objects) {
-    throw new NonRetryableError('NoObjectStore', 'Chunked and packed job types need the Offpeak bucket (OFFPEAK_BUCKET)');
+    throw new NonRetryableError(
+      'NoObjectStore',
+      'Chunked and packed job types need the Offpeak bucket (OFFPEAK_BUCKET)',
+    );
   }
   return deps.objects;
 }

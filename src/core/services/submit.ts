@@ -6,6 +6,7 @@ import type { Job, Trigger } from '../job.js';
 import { JobState } from '../job-state.js';
 import { stableStringify } from '../job-type.js';
 import type { SubmitRequest } from '../requests.js';
+import { chunkedSubmitFields, type SubmitInternals, submitReduceStep } from './chunked-submit.js';
 import { dependencyVerdict } from './dependencies.js';
 import { runCompletionEffects } from './effects.js';
 
@@ -29,10 +30,15 @@ export async function submitJob(
   deps: OffpeakDeps,
   request: SubmitRequest,
   trigger: Trigger,
+  internals: SubmitInternals = {},
 ): Promise<SubmitResult> {
   const type = deps.catalog.jobType(request.type);
   deps.catalog.validateParams(type.name, request.params);
   const dependsOn = [...new Set(request.dependsOn)];
+  // Issue 5: input and chunk sizing of chunked job types (a reduce step's input is set by Offpeak itself).
+  const chunked = internals.reduceInput
+    ? { input: internals.reduceInput }
+    : await chunkedSubmitFields(deps, type, request, { checkReachable: dependsOn.length === 0 });
   if (dependsOn.length > 0) {
     const found = await deps.store.getJobs(dependsOn);
     const missing = dependsOn.filter((id) => !found.some((j) => j.id === id));
@@ -83,6 +89,7 @@ export async function submitJob(
     attempts: [],
     history: [{ state, at: iso }],
     holdsSlot: false,
+    ...chunked,
     ...(state === JobState.Skipped
       ? { statusReason: 'a dependency did not succeed', finishedAt: iso, effectsPending: true }
       : {}),
@@ -99,6 +106,7 @@ export async function submitJob(
   }
   deps.log.info('Job submitted', { jobId: id, type: type.name, state, trigger: trigger.kind });
   if (state === JobState.Skipped) return { job: await runCompletionEffects(deps, job), created: true };
+  const submitted = await submitReduceStep(deps, job, submitJob);
   if (state === JobState.Queued) {
     try {
       await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });
@@ -107,7 +115,7 @@ export async function submitJob(
       deps.log.warn('Dispatcher nudge failed', { jobId: id, error: String(error) });
     }
   }
-  return { job, created: true };
+  return { job: submitted, created: true };
 }
 
 /** A repeated key must mean a repeated request: the same key with other params is a client bug, not a retry. */
