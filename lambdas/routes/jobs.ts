@@ -5,6 +5,7 @@ import { isJobId } from '../../src/core/ids.js';
 import type { Job, Trigger } from '../../src/core/job.js';
 import { ListJobsRequestSchema, SubmitRequestSchema } from '../../src/core/requests.js';
 import { cancelJob } from '../../src/core/services/cancel.js';
+import { previewJob } from '../../src/core/services/preview.js';
 import { submitJob } from '../../src/core/services/submit.js';
 import { json, parseJsonBody, parseWith } from '../shared/http.js';
 import type { Route } from './route.js';
@@ -16,6 +17,8 @@ export const jobRoutes: readonly Route[] = [
     path: '/jobs',
     handle: async (event, deps) => {
       const request = parseJsonBody(event, SubmitRequestSchema);
+      // A dry run validates and plans without creating anything (issue 5).
+      if (request.dryRun) return json(200, await previewJob(deps, request, apiTrigger(event)));
       const { job, created } = await submitJob(deps, request, apiTrigger(event));
       return json(created ? 201 : 200, job, created ? { location: `/jobs/${job.id}` } : {});
     },

@@ -275,7 +275,7 @@ function groupObjects(
   const groups = Math.min(small.length, Math.ceil(smallBytes / chunkBytes));
   const bins = balance(small, groups);
   const all = [...ranges, ...bins.map((bin) => bin.map((o) => ({ key: o.key, start: 0, end: o.size })))];
-  all.forEach((segments) => segments.sort(compareSegments));
+  for (const segments of all) segments.sort(compareSegments);
   all.sort((a, b) => compareSegments(a[0]!, b[0]!));
   return all.map((segments, index) => ({ index, segments }));
 }
@@ -414,8 +414,7 @@ export function parseCsvHeader(line: string, csv: Pick<CsvSpec, 'delimiter'>): s
   };
   const text = line.endsWith('\r') ? line.slice(0, -1) : line;
   if (text.trim() === '') fail('the first line is empty');
-  if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text))
-    fail('it contains control characters or invalid UTF-8');
+  if ([...text].some(isControl)) fail('it contains control characters or invalid UTF-8');
   const fields: string[] = [];
   let i = 0;
   for (;;) {
@@ -451,6 +450,12 @@ export function parseCsvHeader(line: string, csv: Pick<CsvSpec, 'delimiter'>): s
     i++; // delimiter
   }
   return fields;
+}
+
+/** C0 controls other than tab, and the replacement character that invalid UTF-8 decodes to. */
+function isControl(c: string): boolean {
+  const code = c.codePointAt(0) ?? 0;
+  return (code < 0x20 && code !== 0x09) || code === 0x7f || code === 0xfffd;
 }
 
 /** The first line of a sample (without its newline), or undefined when the sample holds no complete line. */

@@ -218,7 +218,7 @@ export async function applyRunUpdate(
     });
   });
   const job = marked.changed ? marked.after : marked.job;
-  if (!job.run || !job.run.arrays.every((a) => a.done)) {
+  if (!job.run?.arrays.every((a) => a.done)) {
     return { kind: 'unchanged', jobId: job.id, state: job.state };
   }
   return finalizeRun(deps, job, update, random);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ExecutionHandle, ExecutorJob } from '../../ports/executor.js';
+import type { ExecutorJob } from '../../ports/executor.js';
 import { ExecutorStatus } from '../../ports/executor.js';
 import type { CatalogJobType } from '../catalog.js';
 import type { PackingSpec } from '../chunking-spec.js';

@@ -64,7 +64,7 @@ async function planChunkedRun(
   job: Job,
   type: CatalogJobType,
   spec: ChunkingSpec,
-  attempt: number,
+  _attempt: number,
 ): Promise<ExecutionPlan> {
   const objects = requireObjects(deps);
   const previous = job.run ? await readManifest(objects, job.run.manifestKey) : undefined;
