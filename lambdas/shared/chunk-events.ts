@@ -27,10 +27,16 @@ export async function applyChildRecords(
     children.map((c) => c.update),
   );
   const failed = new Set(result.failed.map((f) => f.update));
-  deps.log.debug('Array-child events applied', { applied: result.applied, ignored: result.ignored, failed: failed.size });
+  deps.log.debug('Array-child events applied', {
+    applied: result.applied,
+    ignored: result.ignored,
+    failed: failed.size,
+  });
   return {
     rest,
-    failures: children.filter((c) => failed.has(c.update)).map((c) => ({ itemIdentifier: c.record.messageId })),
+    failures: children
+      .filter((c) => failed.has(c.update))
+      .map((c) => ({ itemIdentifier: c.record.messageId })),
   };
 }
 

@@ -15,7 +15,8 @@ export interface AwsDepsOverrides {
   /** The handler's logger (Powertools Logger satisfies Log). @default silentLog */
   readonly log?: Log;
   /** @default createAwsClients() */
-  readonly clients?: Pick<AwsClients, 'documentClient' | 'sqs' | 'batch' | 'eventbridge'>;
+  readonly clients?: Pick<AwsClients, 'documentClient' | 'sqs' | 'batch' | 'eventbridge'> &
+    Partial<Pick<AwsClients, 's3'>>;
   /** @default systemClock */
   readonly clock?: Clock;
   /** @default defaultSettings */
@@ -100,6 +101,7 @@ export function createAwsDeps(
   const config = readAwsEnv(env);
   const clients = overrides.clients ?? createAwsClients();
   const catalog = new Catalog(config.catalog);
+  const bucket = env[EnvVars.bucket];
   return {
     store: new DynamoJobStore({
       client: clients.documentClient,
@@ -119,6 +121,8 @@ export function createAwsDeps(
     clock: overrides.clock ?? systemClock,
     log: overrides.log ?? silentLog,
     settings: { ...defaultSettings, ...overrides.settings },
+    // The bucket, for chunked and packed job types (manifests, results); every Offpeak Lambda has OFFPEAK_BUCKET.
+    ...(bucket && clients.s3 ? { objects: new S3ObjectStore({ client: clients.s3, bucket }) } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import { createTrackerHandler } from '../../lambdas/tracker.js';
 import { type AwsClients, createAwsClients } from '../aws/clients.js';
 import { queueOrderOf } from '../aws/deps.js';
 import { DynamoJobStore } from '../aws/dynamo-job-store.js';
+import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { EnvVars } from '../aws/table-schema.js';
 import { Catalog, type CatalogData } from '../core/catalog.js';
@@ -185,6 +186,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       clock,
       log,
       settings: { ...localSettings, ...options.settings },
+      objects: new S3ObjectStore({ client: clients.s3, bucket: resources.bucketName }),
     };
     const getDeps = () => deps;
     const dispatcher = createDispatcherHandler(getDeps);

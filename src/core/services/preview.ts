@@ -24,7 +24,12 @@ export interface JobPreview {
   readonly checks: readonly PreflightCheck[];
   /** The state the job would start in. */
   readonly initialState?: 'QUEUED' | 'WAITING' | 'SKIPPED';
-  readonly queue?: { readonly name: string; readonly concurrency: number; readonly used: number; readonly priority: number };
+  readonly queue?: {
+    readonly name: string;
+    readonly concurrency: number;
+    readonly used: number;
+    readonly priority: number;
+  };
   readonly plan?: {
     readonly chunks: number;
     readonly splitting: 'byte-range' | 'whole-object';
@@ -52,7 +57,11 @@ export interface JobPreview {
  * and its limit — and returns the plan (chunks, array jobs, packing, estimated container-seconds), creating
  * nothing. Every problem is reported at once; a passing check says what it saw.
  */
-export async function previewJob(deps: OffpeakDeps, request: SubmitRequest, _trigger: Trigger): Promise<JobPreview> {
+export async function previewJob(
+  deps: OffpeakDeps,
+  request: SubmitRequest,
+  _trigger: Trigger,
+): Promise<JobPreview> {
   const checks: PreflightCheck[] = [];
   const fail = (name: PreflightCheck['name'], error: unknown) => {
     const e = serializeError(error);
@@ -93,7 +102,9 @@ export async function previewJob(deps: OffpeakDeps, request: SubmitRequest, _tri
           splitting: planned.layout.splitting,
           sizing: planned.layout.sizing,
           input: { objects: planned.layout.objects, bytes: planned.layout.bytes },
-          arrayJobs: Array.from({ length: arrays }, (_, i) => Math.min(10_000, planned.layout.chunkCount - i * 10_000)),
+          arrayJobs: Array.from({ length: arrays }, (_, i) =>
+            Math.min(10_000, planned.layout.chunkCount - i * 10_000),
+          ),
           storageCalls: planned.storageCalls,
         };
         containerSeconds = Math.ceil(planned.layout.bytes / type.chunking.throughputBytesPerSecond);
@@ -107,7 +118,11 @@ export async function previewJob(deps: OffpeakDeps, request: SubmitRequest, _tri
       }
     }
   } else if (input || request.chunking) {
-    checks.push({ name: 'input', ok: false, message: `job type "${type.name}" is not chunked: it takes no input` });
+    checks.push({
+      name: 'input',
+      ok: false,
+      message: `job type "${type.name}" is not chunked: it takes no input`,
+    });
   }
 
   const dependsOn = [...new Set(request.dependsOn)];
@@ -119,11 +134,26 @@ export async function previewJob(deps: OffpeakDeps, request: SubmitRequest, _tri
     initialState = verdict === 'release' ? 'QUEUED' : verdict === 'wait' ? 'WAITING' : 'SKIPPED';
     const states = Object.fromEntries(found.map((j) => [j.id, j.state]));
     if (missing.length > 0) {
-      checks.push({ name: 'dependencies', ok: false, message: `unknown dependencies: ${missing.join(', ')}`, details: { states } });
+      checks.push({
+        name: 'dependencies',
+        ok: false,
+        message: `unknown dependencies: ${missing.join(', ')}`,
+        details: { states },
+      });
     } else if (verdict === 'skip') {
-      checks.push({ name: 'dependencies', ok: false, message: 'a dependency did not succeed: the job would be skipped', details: { states } });
+      checks.push({
+        name: 'dependencies',
+        ok: false,
+        message: 'a dependency did not succeed: the job would be skipped',
+        details: { states },
+      });
     } else {
-      checks.push({ name: 'dependencies', ok: true, message: verdict === 'wait' ? 'would wait for its dependencies' : 'every dependency succeeded', details: { states } });
+      checks.push({
+        name: 'dependencies',
+        ok: true,
+        message: verdict === 'wait' ? 'would wait for its dependencies' : 'every dependency succeeded',
+        details: { states },
+      });
     }
   }
 
@@ -152,7 +182,9 @@ export async function previewJob(deps: OffpeakDeps, request: SubmitRequest, _tri
   let packing: JobPreview['packing'];
   let containerStarts = plan ? plan.chunks : 1;
   if (type.packing) {
-    const queued = (await deps.store.queuedJobs(queue.name, type.packing.maxJobs)).filter((j) => j.type === type.name);
+    const queued = (await deps.store.queuedJobs(queue.name, type.packing.maxJobs)).filter(
+      (j) => j.type === type.name,
+    );
     const oldest = queued[0];
     packing = {
       windowSeconds: type.packing.windowSeconds,
@@ -169,7 +201,12 @@ export async function previewJob(deps: OffpeakDeps, request: SubmitRequest, _tri
     ok: checks.every((c) => c.ok),
     checks,
     initialState,
-    queue: { name: queue.name, concurrency: queue.concurrency, used: usage.used, priority: request.priority ?? type.priority },
+    queue: {
+      name: queue.name,
+      concurrency: queue.concurrency,
+      used: usage.used,
+      priority: request.priority ?? type.priority,
+    },
     ...(plan ? { plan } : {}),
     ...(packing ? { packing } : {}),
     ...(type.reduce ? { reduce: { jobType: type.reduce.jobType } } : {}),
