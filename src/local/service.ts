@@ -51,6 +51,8 @@ export interface LocalServiceOptions {
   readonly staticDir?: string;
   readonly clock?: Clock;
   readonly log?: Log;
+  /** The worker runtime in front of chunked and packed commands. @default node + tsx on src/worker/main.ts */
+  readonly workerCommand?: readonly string[];
 }
 
 /** A running local service. */
@@ -164,6 +166,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       ...(options.slots !== undefined ? { slots: options.slots } : {}),
       ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
       ...(options.timestampLogs !== undefined ? { timestampLogs: options.timestampLogs } : {}),
+      ...(options.workerCommand !== undefined ? { workerCommand: options.workerCommand } : {}),
       // Jobs that use an AWS SDK or the AWS CLI reach the emulators and the local bucket.
       environment: { ...awsEnvironment, [EnvVars.bucket]: resources.bucketName },
       clock,

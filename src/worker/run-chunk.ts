@@ -396,9 +396,7 @@ class RecordCursor {
         }
         const start = Math.max(segment.start, this.offset);
         const readFrom = readStartFor(start);
-        const body = await this.ctx.objects.read(segment.key, { start: readFrom });
-        if (!body)
-          throw new ChunkError('InputNotFound', `Input object ${segment.key} does not exist any more`);
+        const body = rangedReads(this.ctx.objects, segment.key, readFrom, segment.end + TAIL_BYTES);
         this.#stats = { records: 0, bytes: 0, committedOffset: start, done: false };
         this.#iterator = ownedRecords(body, {
           readFrom,
@@ -421,6 +419,31 @@ class RecordCursor {
       this.segment += 1;
       this.offset = this.ctx.segments[this.segment]?.start ?? this.offset;
     }
+  }
+}
+
+/** Read past a range's end in steps of this much to finish its last record. */
+const TAIL_BYTES = 1024 * 1024;
+
+/**
+ * The object's bytes from `from`, as bounded ranged reads: first up to `firstEnd` (the chunk's end plus a
+ * margin for its last record), then further steps only if the reader still wants more. Stopping the iteration
+ * stops the transfer; nothing is read to the end of a large object.
+ */
+async function* rangedReads(objects: ObjectStore, key: string, from: number, firstEnd: number): AsyncGenerator<Uint8Array> {
+  let start = from;
+  let end = Math.max(firstEnd, from + 1);
+  for (;;) {
+    const body = await objects.read(key, { start, end });
+    if (!body) throw new ChunkError('InputNotFound', `Input object ${key} does not exist any more`);
+    let got = 0;
+    for await (const piece of body) {
+      got += piece.byteLength;
+      yield piece;
+    }
+    if (got < end - start) return; // the object ended
+    start = end;
+    end = start + TAIL_BYTES;
   }
 }
 

@@ -24,7 +24,8 @@ export class UsageSampler {
     const self = process.cpuUsage();
     return {
       cpuSeconds: round((self.user + self.system) / 1e6 + this.#childCpu),
-      peakRssBytes: Math.max(process.resourceUsage().maxRSS * 1024, this.#peakChild),
+      // /proc/self VmHWM starts at exec; getrusage's maxRSS keeps the spawning parent's peak across fork + exec.
+      peakRssBytes: Math.max(procPeakRss(process.pid) ?? process.resourceUsage().maxRSS * 1024, this.#peakChild),
     };
   }
 
