@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { buildApp } from 'fauxqs';
+import { buildWorker } from '../scripts/build-worker.js';
 import { createAwsClients } from '../src/aws/clients.js';
 import { S3ObjectStore } from '../src/aws/s3-object-store.js';
 import { buildCatalogData, Catalog } from '../src/core/catalog.js';
@@ -32,7 +33,6 @@ import { WorkerEnv } from '../src/core/worker-env.js';
 import { defaultLocalWorkerCommand } from '../src/local/local-executor.js';
 import { startLocalService } from '../src/local/service.js';
 import { runChunk } from '../src/worker/run-chunk.js';
-import { buildWorker } from '../scripts/build-worker.js';
 import { ManualClock, RecordingBus, RecordingExecutor, RecordingQueue } from '../test/unit/support/fakes.js';
 import { MemoryJobStore } from '../test/unit/support/memory-job-store.js';
 import { MemoryObjectStore } from '../test/unit/support/memory-object-store.js';
@@ -52,7 +52,6 @@ interface Row {
 
 /** Runs the chunking benchmarks and prints one table. @returns the rows (for tooling). */
 export async function run(): Promise<Row[]> {
-
   const rows: Row[] = [];
   const emulator = await startS3();
   try {
@@ -103,11 +102,18 @@ async function startS3(): Promise<S3Emulator> {
   const { S3Store } = (await import(new URL('./s3/s3Store.js', appUrl).href)) as {
     S3Store: new () => { buckets: Map<string, Map<string, unknown>> };
   };
-  const { SqsStore } = (await import(new URL('./sqs/sqsStore.js', appUrl).href)) as { SqsStore: new () => object };
-  const { SnsStore } = (await import(new URL('./sns/snsStore.js', appUrl).href)) as { SnsStore: new () => object };
+  const { SqsStore } = (await import(new URL('./sqs/sqsStore.js', appUrl).href)) as {
+    SqsStore: new () => object;
+  };
+  const { SnsStore } = (await import(new URL('./sns/snsStore.js', appUrl).href)) as {
+    SnsStore: new () => object;
+  };
   const s3Store = new S3Store();
   // biome-ignore lint/suspicious/noExplicitAny: fauxqs does not export its store types; the shapes are checked at run time.
-  const app = buildApp({ logger: false, stores: { s3Store, sqsStore: new SqsStore(), snsStore: new SnsStore() } as any });
+  const app = buildApp({
+    logger: false,
+    stores: { s3Store, sqsStore: new SqsStore(), snsStore: new SnsStore() } as any,
+  });
   const endpoint = await app.listen({ port: 0, host: '127.0.0.1' });
   const clients = createAwsClients({
     region: 'us-east-1',
@@ -132,7 +138,10 @@ async function startS3(): Promise<S3Emulator> {
     generated(key, size) {
       s3Store.buckets.get(bucket)!.set(key, {
         key,
-        body: { length: size, subarray: (start: number, end: number) => generatedBytes(start, Math.min(end, size)) },
+        body: {
+          length: size,
+          subarray: (start: number, end: number) => generatedBytes(start, Math.min(end, size)),
+        },
         contentType: 'text/plain',
         contentLength: size,
         etag: `"generated-${size}"`,
@@ -188,7 +197,12 @@ async function workerThroughput(s3: S3Emulator): Promise<Row[]> {
   const catalog = new Catalog(
     buildCatalogData({
       jobTypes: [
-        defineJobType({ name: 'cat', image: 'i', command: ['cat'], chunking: { chunkSizeBytes: chunkBytes, maxChunks: 100_000 } }),
+        defineJobType({
+          name: 'cat',
+          image: 'i',
+          command: ['cat'],
+          chunking: { chunkSizeBytes: chunkBytes, maxChunks: 100_000 },
+        }),
       ],
     }),
   );
@@ -219,7 +233,11 @@ async function workerThroughput(s3: S3Emulator): Promise<Row[]> {
   };
   const worker = async () => {
     const t = performance.now();
-    const outcome = await runChunk({ objects, env: { ...env, [WorkerEnv.arrayIndex]: '1' }, command: ['cat'] });
+    const outcome = await runChunk({
+      objects,
+      env: { ...env, [WorkerEnv.arrayIndex]: '1' },
+      command: ['cat'],
+    });
     if (outcome.exitCode !== 0) throw new Error(`worker failed: ${JSON.stringify(outcome.checkpoint.error)}`);
     return performance.now() - t;
   };
@@ -247,7 +265,11 @@ async function workerThroughput(s3: S3Emulator): Promise<Row[]> {
   const peak = async (index: number, size: number) => {
     const { job: j } = await submitJob(
       deps,
-      SubmitRequestSchema.parse({ type: 'cat', input: objects.uri('inputs/huge.txt'), chunking: { chunkSizeBytes: size } }),
+      SubmitRequestSchema.parse({
+        type: 'cat',
+        input: objects.uri('inputs/huge.txt'),
+        chunking: { chunkSizeBytes: size },
+      }),
       { kind: 'api' },
     );
     const p = await planExecution(deps, j, 1);
@@ -264,10 +286,14 @@ async function workerThroughput(s3: S3Emulator): Promise<Row[]> {
     // The worker process's own high-water mark, read from outside (/proc) while it runs.
     let workerPeak = 0;
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(defaultLocalWorkerCommand()[0]!, [...defaultLocalWorkerCommand().slice(1), '--', 'cat'], {
-        env: childEnv,
-        stdio: 'inherit',
-      });
+      const child = spawn(
+        defaultLocalWorkerCommand()[0]!,
+        [...defaultLocalWorkerCommand().slice(1), '--', 'cat'],
+        {
+          env: childEnv,
+          stdio: 'inherit',
+        },
+      );
       const sampler = setInterval(() => {
         workerPeak = Math.max(workerPeak, vmHwm(child.pid));
       }, 20);
@@ -299,7 +325,7 @@ async function parallelSpeedUp(): Promise<Row> {
   const crunch = defineJobType({
     name: 'crunch',
     image: 'i',
-    command: ['awk', '{ for (i = 0; i < 400; i++) s += length($0) * i } END { print s }'],
+    command: ['awk', '{ for (i = 0; i < 2400; i++) s += length($0) * i } END { print s }'],
     chunking: { chunkSizeBytes: 1 * GiB },
     retry: { attempts: 1 },
     timeoutSeconds: 600,
@@ -317,7 +343,7 @@ async function parallelSpeedUp(): Promise<Row> {
   });
   try {
     const objects = service.deps.objects!;
-    const size = 48 * MiB;
+    const size = 8 * MiB;
     await objects.upload(
       'inputs/crunch.txt',
       (async function* () {
@@ -329,11 +355,18 @@ async function parallelSpeedUp(): Promise<Row> {
       const response = await fetch(`${service.url}/jobs`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ type: 'crunch', input: objects.uri('inputs/crunch.txt'), chunking: { chunkSizeBytes } }),
+        body: JSON.stringify({
+          type: 'crunch',
+          input: objects.uri('inputs/crunch.txt'),
+          chunking: { chunkSizeBytes },
+        }),
       });
       const { id } = (await response.json()) as { id: string };
       for (;;) {
-        const job = (await (await fetch(`${service.url}/jobs/${id}`)).json()) as { state: string; chunks?: { total: number } };
+        const job = (await (await fetch(`${service.url}/jobs/${id}`)).json()) as {
+          state: string;
+          chunks?: { total: number };
+        };
         if (job.state === 'SUCCEEDED') return { ms: performance.now() - t, chunks: job.chunks?.total ?? 0 };
         if (job.state === 'FAILED') throw new Error(`crunch job failed: ${JSON.stringify(job)}`);
         await new Promise((r) => setTimeout(r, 50));
@@ -343,7 +376,7 @@ async function parallelSpeedUp(): Promise<Row> {
     const four = await timeJob(size / 4);
     const ratio = four.ms / one.ms;
     return {
-      benchmark: `local parallel: ${four.chunks} chunks vs ${one.chunks} on 2 slots (48 MiB, awk)`,
+      benchmark: `local parallel: ${four.chunks} chunks vs ${one.chunks} on 2 slots (8 MiB, CPU-bound awk)`,
       measured: `${(four.ms / 1000).toFixed(1)} s`,
       baseline: `${(one.ms / 1000).toFixed(1)} s`,
       ratio: ratio.toFixed(2),
@@ -368,7 +401,10 @@ async function packing(): Promise<Row> {
       ...(packed ? { packing: { windowSeconds: 5, jobsPerChild: 100, maxJobs: 10_000 } } : {}),
     });
     const catalog = new Catalog(
-      buildCatalogData({ jobTypes: [type], queues: [{ name: 'normal', batchPriority: 200, concurrency: 100_000 }] }),
+      buildCatalogData({
+        jobTypes: [type],
+        queues: [{ name: 'normal', batchPriority: 200, concurrency: 100_000 }],
+      }),
     );
     const deps = coreDeps(catalog, new MemoryObjectStore());
     for (let i = 0; i < jobs; i++) {

@@ -18,7 +18,9 @@ export async function buildWorker(outfile = 'dist/worker.mjs'): Promise<string> 
     sourcemap: 'inline',
     logLevel: 'warning',
     // Some SDK dependencies are CommonJS and call require().
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
   });
   return outfile;
 }

@@ -430,7 +430,12 @@ const TAIL_BYTES = 1024 * 1024;
  * margin for its last record), then further steps only if the reader still wants more. Stopping the iteration
  * stops the transfer; nothing is read to the end of a large object.
  */
-async function* rangedReads(objects: ObjectStore, key: string, from: number, firstEnd: number): AsyncGenerator<Uint8Array> {
+async function* rangedReads(
+  objects: ObjectStore,
+  key: string,
+  from: number,
+  firstEnd: number,
+): AsyncGenerator<Uint8Array> {
   let start = from;
   let end = Math.max(firstEnd, from + 1);
   for (;;) {

@@ -25,7 +25,10 @@ export class UsageSampler {
     return {
       cpuSeconds: round((self.user + self.system) / 1e6 + this.#childCpu),
       // /proc/self VmHWM starts at exec; getrusage's maxRSS keeps the spawning parent's peak across fork + exec.
-      peakRssBytes: Math.max(procPeakRss(process.pid) ?? process.resourceUsage().maxRSS * 1024, this.#peakChild),
+      peakRssBytes: Math.max(
+        procPeakRss(process.pid) ?? process.resourceUsage().maxRSS * 1024,
+        this.#peakChild,
+      ),
     };
   }
 

@@ -14,8 +14,8 @@ import { applyExecutorUpdate } from '../../src/core/services/track.js';
 import { WorkerEnv } from '../../src/core/worker-env.js';
 import type { ExecutorStatus } from '../../src/ports/executor.js';
 import { runChunk } from '../../src/worker/run-chunk.js';
-import { testDeps } from '../unit/support/fakes.js';
 import { uniqueName, useEmulators } from '../support/emulators.js';
+import { testDeps } from '../unit/support/fakes.js';
 
 const harness = useEmulators();
 
@@ -73,11 +73,26 @@ describe('chunking on the S3 emulator (fauxqs)', () => {
     await objects.put('inputs/plan/b.csv', `id,amount\n${'3,4\n'.repeat(10)}`);
     const lines = ChunkingSpecSchema.parse({ chunkSizeBytes: 100 });
     const csv = ChunkingSpecSchema.parse({ format: 'csv', chunkSizeBytes: 100 });
-    const one = await planInput(objects, { kind: 'object', uri: objects.uri('inputs/plan/a.csv') }, lines, undefined);
+    const one = await planInput(
+      objects,
+      { kind: 'object', uri: objects.uri('inputs/plan/a.csv') },
+      lines,
+      undefined,
+    );
     expect(one).toMatchObject({ storageCalls: 1, layout: { chunkCount: 41, splitting: 'byte-range' } });
-    const withHeader = await planInput(objects, { kind: 'object', uri: objects.uri('inputs/plan/a.csv') }, csv, undefined);
+    const withHeader = await planInput(
+      objects,
+      { kind: 'object', uri: objects.uri('inputs/plan/a.csv') },
+      csv,
+      undefined,
+    );
     expect(withHeader).toMatchObject({ storageCalls: 2, csvHeader: 'id,amount' });
-    const prefix = await planInput(objects, { kind: 'prefix', uri: objects.uri('inputs/plan/') }, lines, undefined);
+    const prefix = await planInput(
+      objects,
+      { kind: 'prefix', uri: objects.uri('inputs/plan/') },
+      lines,
+      undefined,
+    );
     expect(prefix).toMatchObject({ storageCalls: 1, layout: { objects: 2, bytes: 4010 + 50 } });
     await expect(
       planInput(objects, { kind: 'object', uri: objects.uri('inputs/plan/none') }, lines, undefined),
@@ -88,7 +103,14 @@ describe('chunking on the S3 emulator (fauxqs)', () => {
     const deps = testDeps({
       catalog: new Catalog(
         buildCatalogData({
-          jobTypes: [defineJobType({ name: 'upper', image: 'i', command: ['tr', 'a-z', 'A-Z'], chunking: { chunkSizeBytes: 64 } })],
+          jobTypes: [
+            defineJobType({
+              name: 'upper',
+              image: 'i',
+              command: ['tr', 'a-z', 'A-Z'],
+              chunking: { chunkSizeBytes: 64 },
+            }),
+          ],
         }),
       ),
       objects,
@@ -106,13 +128,27 @@ describe('chunking on the S3 emulator (fauxqs)', () => {
     const size = request!.arraySize!;
     const events = [];
     for (let i = 0; i < size; i++) {
-      const env = { ...process.env, ...request!.environment, [WorkerEnv.bucket]: bucket, [WorkerEnv.arrayIndex]: String(i) };
+      const env = {
+        ...process.env,
+        ...request!.environment,
+        [WorkerEnv.bucket]: bucket,
+        [WorkerEnv.arrayIndex]: String(i),
+      };
       const outcome = await runChunk({ objects, env, command: ['tr', 'a-z', 'A-Z'] });
       expect(outcome.exitCode).toBe(0);
-      events.push({ executorJobId: `${executorJobId}:${i}`, jobName: request!.jobName, arrayIndex: i, status: 'SUCCEEDED' as ExecutorStatus });
+      events.push({
+        executorJobId: `${executorJobId}:${i}`,
+        jobName: request!.jobName,
+        arrayIndex: i,
+        status: 'SUCCEEDED' as ExecutorStatus,
+      });
     }
     await applyChildUpdates(deps, events);
-    await applyExecutorUpdate(deps, { executorJobId, jobName: request!.jobName, status: 'SUCCEEDED' as ExecutorStatus });
+    await applyExecutorUpdate(deps, {
+      executorJobId,
+      jobName: request!.jobName,
+      status: 'SUCCEEDED' as ExecutorStatus,
+    });
     const done = await deps.store.getJob(job.id);
     expect(done).toMatchObject({ state: 'SUCCEEDED', chunks: { total: size, succeeded: size } });
     const parts = [];
