@@ -233,6 +233,11 @@ describe('chunked jobs, end to end on the worker and the tracker', () => {
     expect(waiting).toMatchObject({ state: 'RETRY_WAIT', chunks: { failed: 2, succeeded: 2 } });
     writeFileSync(marker, '');
     await releaseRetry(deps, second.id);
+    // A late duplicate of the first run's end changes nothing while the retry waits in the queue.
+    const oldArray = waiting.run!.arrays[0]!.executorJobId;
+    const jobName = deps.executor.submitted[0]!.jobName;
+    await applyExecutorUpdate(deps, { executorJobId: oldArray, jobName, status: 'FAILED' as ExecutorStatus });
+    expect((await reload(second.id)).state).toBe('QUEUED');
     deps.executor.submitted.length = 0;
     await dispatchQueue(deps, second.queue);
     const [retry] = deps.executor.submitted;

@@ -82,6 +82,11 @@ export async function applyChildUpdates(
   return { applied, ignored, failed };
 }
 
+/** A run is live while its job is SUBMITTED or RUNNING. */
+function isActiveRun(job: Pick<Job, 'state'>): boolean {
+  return job.state === JobState.Submitted || job.state === JobState.Running;
+}
+
 const STATE_RANK: Record<string, number> = { '.': 0, R: 1, S: 2, F: 2 };
 
 /** The chunk position a child update is about, in the job's current run; undefined for another run. */
@@ -101,8 +106,7 @@ async function applyChunkUpdates(
     deps,
     stored.id,
     (job) => {
-      if (!job.run || !job.chunks || isTerminal(job.state) || job.state === JobState.RetryWait)
-        return undefined;
+      if (!job.run || !job.chunks || !isActiveRun(job)) return undefined;
       const indexes = runChunkIndexes(job);
       const states = [...job.chunks.states];
       const failures = new Map((job.failedChunks ?? []).map((f) => [f.index, f]));
@@ -176,7 +180,9 @@ export async function applyRunUpdate(
 ): Promise<TrackOutcome> {
   if (stored.pack) return applyPackParentUpdate(deps, stored, update, random);
   const array = stored.run?.arrays.find((a) => a.executorJobId === update.executorJobId);
-  if (!array || isTerminal(stored.state) || stored.state === JobState.RetryWait) {
+  // Only a submitted or running run can end: a late event of an earlier run finds the job queued, submitting
+  // its next run, or finished.
+  if (!array || !isActiveRun(stored)) {
     if (stored.effectsPending && isTerminal(stored.state)) await runCompletionEffects(deps, stored);
     return { kind: 'unchanged', jobId: stored.id, state: stored.state };
   }
@@ -208,7 +214,7 @@ export async function applyRunUpdate(
       .map((a) => a.executorJobId),
   ]);
   const marked = await updateJobWith(deps, stored.id, (job) => {
-    if (!job.run || isTerminal(job.state) || job.state === JobState.RetryWait) return undefined;
+    if (!job.run || !isActiveRun(job)) return undefined;
     if (job.run.arrays.every((a) => a.done || !ended.has(a.executorJobId))) return undefined;
     return patchJob(job, deps.clock.now(), {
       run: {
@@ -273,9 +279,7 @@ export async function finalizeRun(
   const tolerated = withinTolerance(policy, failedCount, total);
   let from: JobState = stored.state;
   const outcome = await updateJobWith(deps, stored.id, (job) => {
-    if (isTerminal(job.state) || job.state === JobState.RetryWait || job.run?.number !== stored.run?.number) {
-      return undefined;
-    }
+    if (!isActiveRun(job) || job.run?.number !== stored.run?.number) return undefined;
     from = job.state;
     const now = deps.clock.now();
     const common = {
