@@ -63,4 +63,56 @@ export const nightlyBackup = defineJobType({
   queue: 'low',
 });
 
-export const exampleJobTypes = [hello, nightlyBackup];
+/**
+ * End-of-day settlement, map step (chunked): a CSV of the day's transactions (`txn_id,merchant_bank,amount_cents`)
+ * is cut into byte-range chunks; each chunk's records stream through awk, which prints one subtotal line per
+ * merchant bank (`bank,amountCents,transactions`) as the chunk's output part. The reduce step adds them up.
+ *
+ * Chunked job types run the worker in front of the command: their image needs Node and the worker bundle at
+ * `/opt/offpeak/worker.mjs` (`npm run build:worker`, see docs/chunking.md).
+ */
+export const settlementMap = defineJobType({
+  name: 'settlement-map',
+  description: 'End-of-day settlement, map: per-bank subtotals of a chunk of the transactions CSV.',
+  image: 'public.ecr.aws/docker/library/node:22-alpine',
+  command: [
+    'awk',
+    '-F,',
+    'NR == 1 { next } { sum[$2] += $3; n[$2]++ } END { for (b in sum) printf "%s,%d,%d\\n", b, sum[b], n[b] }',
+  ],
+  chunking: { format: 'csv', chunkSizeBytes: 64 * 1024 * 1024, mode: 'streaming' },
+  failurePolicy: { toleratedFailurePercent: 0, toleratedFailureCount: 0 },
+  reduce: { jobType: 'settlement-reduce' },
+  retry: { attempts: 3, baseDelaySeconds: 10, maxDelaySeconds: 300 },
+  vcpu: 0.5,
+  memoryMiB: 1024,
+  queue: 'normal',
+});
+
+/** End-of-day settlement, reduce step: totals per merchant bank over the map step's result manifest. */
+export const settlementReduce = defineJobType({
+  name: 'settlement-reduce',
+  description: 'End-of-day settlement, reduce: totals per merchant bank from the map step result manifest.',
+  image: 'public.ecr.aws/docker/library/node:22-alpine',
+  command: ['node', '/opt/offpeak/settlement-reduce.mjs'],
+  localCommand: ['node', '--import', 'tsx', 'examples/settlement/reduce.ts'],
+  retry: { attempts: 2, baseDelaySeconds: 10, maxDelaySeconds: 60 },
+  queue: 'normal',
+});
+
+/**
+ * Many tiny jobs (e.g. one per webhook) packed together: jobs submitted within 5 s of each other share one array
+ * job, 100 per container start.
+ */
+export const notify = defineJobType({
+  name: 'notify',
+  description: 'Sends one notification (a small job: packed with others submitted close together).',
+  image: 'public.ecr.aws/docker/library/node:22-alpine',
+  command: ['sh', '-c', 'echo "notify ${OFFPEAK_PARAM_TO:-nobody}: ${OFFPEAK_PARAM_MESSAGE:-}"'],
+  params: z.object({ to: z.string().min(1).max(200), message: z.string().max(1000).optional() }).strict(),
+  packing: { windowSeconds: 5, jobsPerChild: 100, maxJobs: 10_000 },
+  retry: { attempts: 2, baseDelaySeconds: 5, maxDelaySeconds: 60 },
+  queue: 'normal',
+});
+
+export const exampleJobTypes = [hello, nightlyBackup, settlementMap, settlementReduce, notify];

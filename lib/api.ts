@@ -63,7 +63,8 @@ export class OffpeakApi extends Construct {
       timeout: Duration.seconds(29),
       // Cancelling a submitted job terminates its Batch job.
       batch: { terminate: true },
-      bucket: { write: [BucketPrefixes.payloads] },
+      // Submit and dry run check chunked inputs (HEAD, LIST, a 64 KiB sample); dry runs read nothing else.
+      bucket: { read: [BucketPrefixes.inputs], write: [BucketPrefixes.payloads] },
     });
 
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {

@@ -138,7 +138,14 @@ export class OffpeakJobType extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: `Offpeak job type ${spec.name}: the container's own AWS access`,
     });
-    grantPrefixAccess(this.jobRole, bucket, { read: jobReadPrefixes, write: props.writePrefixes });
+    // The worker of a chunked or packed type reads its checkpoint, which does not exist on a first attempt: S3 says
+    // 404 (not 403) only to principals that may list the bucket.
+    const runsWorker = spec.chunking !== undefined || spec.packing !== undefined;
+    grantPrefixAccess(this.jobRole, bucket, {
+      read: jobReadPrefixes,
+      write: props.writePrefixes,
+      listWholeBucket: runsWorker,
+    });
     for (const prefix of new Set([...jobReadPrefixes, ...props.writePrefixes])) {
       acknowledge(
         this.jobRole,
@@ -153,9 +160,11 @@ export class OffpeakJobType extends Construct {
       description: `Offpeak job type ${spec.name}: pulls the image, reads its secrets, writes its logs`,
     });
 
+    // Chunked and packed types start the worker runtime, which runs the command per chunk or per packed job.
+    const workerCommand = spec.chunking?.workerCommand ?? spec.packing?.workerCommand;
     const container = new batch.EcsFargateContainerDefinition(this, 'Container', {
       image: this.containerImage(spec.image),
-      command: [...spec.command],
+      command: workerCommand ? [...workerCommand, '--', ...spec.command] : [...spec.command],
       cpu: spec.vcpu,
       memory: Size.mebibytes(spec.memoryMiB),
       environment: {

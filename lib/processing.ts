@@ -70,6 +70,7 @@ export class OffpeakProcessing extends Construct {
       timeout: queueConsumers.dispatch.timeout,
       // Submits jobs; terminates one that was cancelled while it was being submitted.
       batch: { submit: true, terminate: true },
+      // Plans chunks (HEAD/LIST/sample inputs, previous run manifests) and writes run and pack manifests.
       bucket: { read: [BucketPrefixes.inputs, BucketPrefixes.payloads], write: [BucketPrefixes.manifests] },
     });
     this.dispatcher.useQueue(EnvVars.dispatchQueueUrl, queues.dispatchQueue, 'consume');
@@ -84,6 +85,13 @@ export class OffpeakProcessing extends Construct {
       entry: lambdaEntry('tracker'),
       description: 'Offpeak tracker: applies AWS Batch job state changes',
       timeout: queueConsumers.events.timeout,
+      // Ends chunk runs: asks Batch about a run's other array jobs, lists success markers and parts, reads pack
+      // results and chunk errors, writes the result manifest.
+      batch: { read: true },
+      bucket: {
+        read: [BucketPrefixes.manifests, BucketPrefixes.checkpoints],
+        write: [BucketPrefixes.outputs],
+      },
     });
     this.tracker.useQueue(EnvVars.eventsQueueUrl, queues.eventsQueue, 'consume');
     this.tracker.function.addEventSource(
@@ -97,6 +105,11 @@ export class OffpeakProcessing extends Construct {
       // Finds orphans by name (ListJobs) and checks stale jobs (DescribeJobs); terminates jobs stuck RUNNABLE
       // longer than their queue allows.
       batch: { read: true, terminate: true },
+      // Repairs stale chunk runs the way the tracker ends them (see the tracker's grants).
+      bucket: {
+        read: [BucketPrefixes.manifests, BucketPrefixes.checkpoints],
+        write: [BucketPrefixes.outputs],
+      },
     });
 
     // One rule, two targets: both runs are idempotent, and a missed tick is made up by the next one.

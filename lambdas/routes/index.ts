@@ -1,3 +1,4 @@
+import { retryRoutes } from './chunks.js';
 import { hookRoutes } from './hooks.js';
 import { jobRoutes } from './jobs.js';
 import { pipelineRoutes } from './pipelines.js';
@@ -12,6 +13,7 @@ import { serviceRoutes } from './service.js';
  */
 export const allRoutes: readonly Route[] = [
   ...jobRoutes,
+  ...retryRoutes,
   ...queueRoutes,
   ...pipelineRoutes,
   ...serviceRoutes,

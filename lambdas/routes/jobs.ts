@@ -6,6 +6,7 @@ import type { Job, Trigger } from '../../src/core/job.js';
 import { ListJobsRequestSchema } from '../../src/core/requests.js';
 import { cancelJob } from '../../src/core/services/cancel.js';
 import { holdJob, SubmitJobBodySchema } from '../../src/core/services/hold.js';
+import { previewJob } from '../../src/core/services/preview.js';
 import { submitJob } from '../../src/core/services/submit.js';
 import { json, parseJsonBody, parseWith } from '../shared/http.js';
 import type { Route } from './route.js';
@@ -17,6 +18,8 @@ export const jobRoutes: readonly Route[] = [
     path: '/jobs',
     handle: async (event, deps) => {
       const { runAt, ...request } = parseJsonBody(event, SubmitJobBodySchema);
+      // A dry run validates and plans without creating anything (issue 5).
+      if (request.dryRun) return json(200, await previewJob(deps, request, apiTrigger(event)));
       if (runAt !== undefined) {
         // Held until runAt: 202 with the reserved job id (the job itself appears when its time comes).
         const outcome = await holdJob(deps, request, new Date(runAt), apiTrigger(event));

@@ -16,7 +16,8 @@ export interface AwsDepsOverrides {
   /** The handler's logger (Powertools Logger satisfies Log). @default silentLog */
   readonly log?: Log;
   /** @default createAwsClients() */
-  readonly clients?: Pick<AwsClients, 'documentClient' | 'sqs' | 'batch' | 'eventbridge'>;
+  readonly clients?: Pick<AwsClients, 'documentClient' | 'sqs' | 'batch' | 'eventbridge'> &
+    Partial<Pick<AwsClients, 's3'>>;
   /** @default systemClock */
   readonly clock?: Clock;
   /** @default defaultSettings */
@@ -112,6 +113,7 @@ export function createAwsDeps(
   const config = readAwsEnv(env);
   const clients = overrides.clients ?? createAwsClients();
   const catalog = new Catalog(config.catalog);
+  const bucket = env[EnvVars.bucket];
   return {
     store: new DynamoJobStore({
       client: clients.documentClient,
@@ -140,6 +142,8 @@ export function createAwsDeps(
       ...(config.bucketName ? { outputBaseUri: `s3://${config.bucketName}/outputs/` } : {}),
       ...overrides.settings,
     },
+    // The bucket, for chunked and packed job types (manifests, results); every Offpeak Lambda has OFFPEAK_BUCKET.
+    ...(bucket && clients.s3 ? { objects: new S3ObjectStore({ client: clients.s3, bucket }) } : {}),
   };
 }
 

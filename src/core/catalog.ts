@@ -214,7 +214,23 @@ function catalogIssues(data: CatalogData): CatalogIssue[] {
         data.jobTypes.map((t) => t.name),
       ),
     );
+  issues.push(...reduceIssues(data.jobTypes));
   return issues;
+}
+
+/** A reduce step must name another, plain job type. */
+function reduceIssues(jobTypes: readonly JobTypeSpec[]): CatalogIssue[] {
+  const byName = new Map(jobTypes.map((t) => [t.name, t]));
+  return jobTypes.flatMap((type) => {
+    if (!type.reduce) return [];
+    const target = byName.get(type.reduce.jobType);
+    const path = `jobTypes.${type.name}.reduce.jobType`;
+    if (!target) return [{ path, message: `unknown job type "${type.reduce.jobType}"` }];
+    if (target.chunking || target.packing || target.name === type.name) {
+      return [{ path, message: `"${target.name}" must be a plain job type (not chunked, packed or itself)` }];
+    }
+    return [];
+  });
 }
 
 /** Read access to job types, queues and resources, with compiled params validators. */

@@ -1,6 +1,7 @@
 import type { EventBus } from '../ports/event-bus.js';
 import type { Executor } from '../ports/executor.js';
 import type { JobStore } from '../ports/job-store.js';
+import type { ObjectStore } from '../ports/object-store.js';
 import type { Queue } from '../ports/queue.js';
 import type { SchedulingStore } from '../ports/scheduling-store.js';
 import type { Catalog } from './catalog.js';
@@ -84,4 +85,9 @@ export interface OffpeakDeps {
   readonly settings: Settings;
   /** Schedules, the schedule registry and secrets (trigger routes and services). @default none */
   readonly triggers?: TriggerDeps;
+  /**
+   * The Offpeak bucket: chunk manifests, inputs, outputs, checkpoints. Needed by chunked and packed job types
+   * (a deployment without a bucket cannot run them).
+   */
+  readonly objects?: ObjectStore;
 }

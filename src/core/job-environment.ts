@@ -3,7 +3,7 @@ import type { Job } from './job.js';
 /**
  * The environment a job's container gets from Offpeak: the params as JSON in `OFFPEAK_PARAMS`, each top-level
  * scalar param as `OFFPEAK_PARAM_<NAME>` (upper-cased, non-alphanumerics as `_`) for shell commands, the
- * job's identity, and its input URI (`OFFPEAK_INPUT`) when it has one.
+ * job's identity. Input and output locations come from `ioEnvironment` (output-location.ts).
  */
 export function jobEnvironment(job: Job, attempt: number): Record<string, string> {
   const env: Record<string, string> = {
@@ -11,7 +11,6 @@ export function jobEnvironment(job: Job, attempt: number): Record<string, string
     OFFPEAK_JOB_TYPE: job.type,
     OFFPEAK_ATTEMPT: String(attempt),
     OFFPEAK_PARAMS: JSON.stringify(job.params),
-    ...(job.input ? { OFFPEAK_INPUT: job.input } : {}),
   };
   for (const [name, value] of Object.entries(job.params)) {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {

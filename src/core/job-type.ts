@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import {
+  ChunkingSpecSchema,
+  FailurePolicySchema,
+  PackingSpecSchema,
+  ReduceSpecSchema,
+} from './chunking-spec.js';
 import { ResourceNameSchema } from './resource-spec.js';
 
 /** Job type names become parts of Batch job names and resource names: keep them short and DNS-like. */
@@ -109,8 +115,32 @@ export const JobTypeSpecSchema = z
     secrets: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().startsWith('arn:'))
       .default({}),
+    /** Chunked fan-out of an S3 input (design §3); jobs of this type take `input`. @default - not chunked */
+    chunking: ChunkingSpecSchema.optional(),
+    /** Failed chunks a chunked job may have and still succeed. @default tolerates none */
+    failurePolicy: FailurePolicySchema.optional(),
+    /** Small-job packing: many small jobs run as one array job. @default - not packed */
+    packing: PackingSpecSchema.optional(),
+    /** A job type run after all chunks over the result manifest. @default - none */
+    reduce: ReduceSpecSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.packing && spec.chunking) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['packing'],
+        message: 'a chunked job type cannot also be packed',
+      });
+    }
+    if ((spec.reduce || spec.failurePolicy) && !spec.chunking) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [spec.reduce ? 'reduce' : 'failurePolicy'],
+        message: 'reduce and failurePolicy apply to chunked job types (declare chunking)',
+      });
+    }
+  });
 export type JobTypeSpec = z.infer<typeof JobTypeSpecSchema>;
 export type JobTypeSpecInput = z.input<typeof JobTypeSpecSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ChunkSizingSchema } from './chunking-spec.js';
 import type { SerializedError } from './errors.js';
 import { JobState, jobStates } from './job-state.js';
 import { JobTypeNameSchema, QueueNameSchema } from './job-type.js';
@@ -77,6 +78,67 @@ export const SlotClaimSchema = z.object({
   units: z.number().int().min(1),
 });
 export type SlotClaim = z.infer<typeof SlotClaimSchema>;
+/** Where a job's input is: one object, every object under a prefix, or (a reduce step) a result manifest. */
+export const JobInputSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('object'), uri: z.string() }),
+  z.object({ kind: z.literal('prefix'), uri: z.string() }),
+  z.object({ kind: z.literal('manifest'), uri: z.string() }),
+]);
+export type JobInput = z.infer<typeof JobInputSchema>;
+
+/**
+ * Chunk counters of a chunked job, kept exact under duplicated and out-of-order events by deriving them from
+ * `states`: one character per chunk (`.` pending, `R` running, `S` succeeded, `F` failed).
+ */
+export const ChunkProgressSchema = z.object({
+  total: z.number().int().min(0),
+  pending: z.number().int().min(0),
+  running: z.number().int().min(0),
+  succeeded: z.number().int().min(0),
+  failed: z.number().int().min(0),
+  states: z.string(),
+});
+export type ChunkProgress = z.infer<typeof ChunkProgressSchema>;
+
+/** One Batch array job of a chunk run: children `0..size-1` run the run's chunks `offset..offset+size-1`. */
+export const RunArraySchema = z.object({
+  executorJobId: z.string(),
+  offset: z.number().int().min(0),
+  size: z.number().int().min(1),
+  /** Set when the array job's final state was seen. */
+  done: z.boolean().optional(),
+});
+export type RunArray = z.infer<typeof RunArraySchema>;
+
+/** The current execution of a chunked (or packed) job: its manifest and the executor jobs that run it. */
+export const ChunkRunSchema = z.object({
+  /** 1 for the first run; each retry of failed chunks is a new run. */
+  number: z.number().int().min(1),
+  manifestKey: z.string(),
+  /** Chunk indexes this run executes, as ranges (`0-4,9`); absent: every chunk. */
+  chunks: z.string().optional(),
+  arrays: z.array(RunArraySchema),
+});
+export type ChunkRun = z.infer<typeof ChunkRunSchema>;
+
+/** A chunk that failed, and why (at most {@link MAX_FAILED_CHUNKS_ON_JOB} are kept on the job). */
+export const FailedChunkSchema = z.object({
+  index: z.number().int().min(0),
+  error: z.lazy(() => SerializedErrorSchema),
+});
+export type FailedChunk = z.infer<typeof FailedChunkSchema>;
+
+/** The first failed chunks listed on the job item; the result manifest lists all of them. */
+export const MAX_FAILED_CHUNKS_ON_JOB = 100;
+
+/** A job run inside a pack (small-job packing): which pack, which child, which position in that child. */
+export const PackMembershipSchema = z.object({
+  leaderId: z.string(),
+  manifestKey: z.string(),
+  child: z.number().int().min(0),
+  position: z.number().int().min(0),
+});
+export type PackMembership = z.infer<typeof PackMembershipSchema>;
 
 /** One run of a job type, as stored and as returned by the API. */
 export const JobSchema = z.object({
@@ -87,8 +149,6 @@ export const JobSchema = z.object({
   params: z.record(z.string(), z.unknown()),
   idempotencyKey: z.string().optional(),
   trigger: TriggerSchema,
-  /** The job's input object, e.g. `s3://bucket/inputs/reports/day.csv` (S3 upload triggers). */
-  input: z.string().optional(),
   dependsOn: z.array(z.string()).default([]),
   /** When the job may run given its dependencies' outcomes. Absent means `all_success`. */
   triggerRule: TriggerRuleSchema.optional(),
@@ -97,8 +157,6 @@ export const JobSchema = z.object({
   stepId: z.string().optional(),
   /** The job whose output location becomes this job's input when it is released (a pipeline step's `input`). */
   inputFrom: z.string().optional(),
-  /** Where the job reads its input (`OFFPEAK_INPUT_URI`). */
-  inputUri: z.string().optional(),
   state: z.enum(jobStates as [JobState, ...JobState[]]),
   /** Attempt number of the current or last execution (0 before the first submit). */
   attempt: z.number().int().min(0),
@@ -134,6 +192,20 @@ export const JobSchema = z.object({
   statusReason: z.string().optional(),
   error: SerializedErrorSchema.optional(),
   outputUri: z.string().optional(),
+  /** The job's S3 input (chunked job types; the result manifest for a reduce step). */
+  input: JobInputSchema.optional(),
+  /** Chunk sizing asked for by the submit request (overrides the job type's). */
+  chunkSizing: ChunkSizingSchema.optional(),
+  chunks: ChunkProgressSchema.optional(),
+  run: ChunkRunSchema.optional(),
+  /** Every executor job of the current attempt (several array jobs beyond 10,000 chunks, or a pack). */
+  executorJobIds: z.array(z.string()).optional(),
+  failedChunks: z.array(FailedChunkSchema).optional(),
+  /** `s3://…/outputs/<jobId>/_manifest.json`: parts and failed chunks, written when the chunks are done. */
+  resultManifestUri: z.string().optional(),
+  pack: PackMembershipSchema.optional(),
+  /** The reduce step submitted with this job (it waits for it). */
+  reduceJobId: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   /** When the job entered its current state. */

@@ -17,11 +17,11 @@ export function outputLocation(
 
 /** The input and output locations a job's container gets, on top of its params (see `jobEnvironment`). */
 export function ioEnvironment(
-  job: Pick<Job, 'id' | 'outputUri' | 'inputUri'>,
+  job: Pick<Job, 'id' | 'outputUri' | 'input'>,
   settings: Pick<Settings, 'outputBaseUri'>,
 ): Record<string, string> {
   return {
     OFFPEAK_OUTPUT_URI: outputLocation(job, settings),
-    ...(job.inputUri ? { OFFPEAK_INPUT_URI: job.inputUri } : {}),
+    ...(job.input ? { OFFPEAK_INPUT_URI: job.input.uri } : {}),
   };
 }

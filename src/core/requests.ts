@@ -1,8 +1,18 @@
 import { z } from 'zod';
+import { ChunkSizingSchema } from './chunking-spec.js';
 import { IDEMPOTENCY_KEY_MAX } from './idempotency.js';
 import { isJobId } from './ids.js';
 import { TriggerSchema } from './job.js';
 import { TriggerRuleSchema } from './trigger-rule.js';
+
+/** `s3://bucket/key`: a bucket name and a non-empty key. */
+export const S3UriSchema = z
+  .string()
+  .max(2048)
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'must be an S3 URI: s3://bucket/key');
+
+/** A job's input in a request: one object (`s3://bucket/key`) or every object under a prefix (`{ prefix }`). */
+export const InputRequestSchema = z.union([S3UriSchema, z.object({ prefix: S3UriSchema }).strict()]);
 
 /** Body of `POST /jobs`, and of an intake queue message (which may also say where it came from). */
 export const SubmitRequestSchema = z
@@ -14,12 +24,12 @@ export const SubmitRequestSchema = z
     dependsOn: z.array(z.string().refine(isJobId, 'must be a job id (ULID)')).max(100).default([]),
     /** When the job may run given how its dependencies ended. @default 'all_success' */
     triggerRule: TriggerRuleSchema.optional(),
-    /** The job's input, as a URI (`s3://bucket/key`). */
-    input: z
-      .string()
-      .max(2048)
-      .regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/, 'must be a URI such as s3://bucket/key')
-      .optional(),
+    /** The S3 input of a chunked job type: one object (`s3://bucket/key`) or every object under a prefix. */
+    input: InputRequestSchema.optional(),
+    /** Overrides the job type's chunk sizing for this job. */
+    chunking: ChunkSizingSchema.optional(),
+    /** Validate and plan without creating anything: the answer is the plan (`POST /jobs` only). */
+    dryRun: z.boolean().optional(),
   })
   .strict();
 export type SubmitRequest = z.infer<typeof SubmitRequestSchema>;
@@ -35,6 +45,15 @@ export const DispatchMessageSchema = z.discriminatedUnion('kind', [
   /** A RETRY_WAIT job's backoff is over. */
   z.object({ kind: z.literal('retry-release'), jobId: z.string() }).strict(),
 ]);
+
+/** Body of `POST /jobs/{id}/retry` (optional). */
+export const RetryRequestSchema = z
+  .object({
+    /** Why (recorded in the job's history). */
+    reason: z.string().min(1).max(500).optional(),
+  })
+  .strict();
+export type RetryRequest = z.infer<typeof RetryRequestSchema>;
 export type DispatchMessage = z.infer<typeof DispatchMessageSchema>;
 
 /** Query of `GET /jobs`. */

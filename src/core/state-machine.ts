@@ -22,7 +22,8 @@ export const transitions: Readonly<Record<JobState, readonly JobState[]>> = {
   // Backoff over: back in the queue; or cancelled while waiting.
   [S.RetryWait]: [S.Queued, S.Cancelled],
   [S.Succeeded]: [],
-  [S.Failed]: [],
+  // A user retry (POST /jobs/{id}/retry) runs a failed job again as a new attempt, keeping its history.
+  [S.Failed]: [S.Queued],
   [S.Cancelled]: [],
   [S.Skipped]: [],
 };

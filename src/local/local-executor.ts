@@ -9,6 +9,7 @@ import type { BatchJobStateChange } from '../core/batch-event.js';
 import type { Catalog, CatalogJobType } from '../core/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type Log, silentLog } from '../core/deps.js';
+import { WorkerEnv } from '../core/worker-env.js';
 import {
   type ExecutionHandle,
   type ExecutionRequest,
@@ -64,6 +65,21 @@ export interface LocalExecutorOptions {
   readonly maxFinishedJobs?: number;
   readonly clock?: Clock;
   readonly log?: Log;
+  /**
+   * The worker runtime put in front of the command of chunked and packed jobs (`OFFPEAK_WORKER` set), as the job
+   * definition does on Batch. @default this Node with tsx running src/worker/main.ts
+   */
+  readonly workerCommand?: readonly string[];
+}
+
+/** `node --import tsx src/worker/main.ts`: the worker from source, as the local service runs everything. */
+export function defaultLocalWorkerCommand(): string[] {
+  return [
+    process.execPath,
+    '--import',
+    import.meta.resolve('tsx'),
+    new URL('../worker/main.ts', import.meta.url).pathname,
+  ];
 }
 
 const DEFAULT_BASE_ENV_KEYS = [
@@ -152,6 +168,7 @@ export class LocalExecutor implements Executor {
   readonly #maxFinished: number;
   readonly #clock: Clock;
   readonly #log: Log;
+  readonly #workerCommand: readonly string[];
 
   readonly #jobs = new Map<string, LocalJob>();
   /** Top-level ids in the order they finished, for forgetting old ones. */
@@ -179,13 +196,18 @@ export class LocalExecutor implements Executor {
     this.#maxFinished = options.maxFinishedJobs ?? 10_000;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLog;
+    this.#workerCommand = options.workerCommand ?? defaultLocalWorkerCommand();
     process.on('exit', this.#onProcessExit);
   }
 
   async submit(request: ExecutionRequest): Promise<ExecutionHandle> {
     if (this.#closing) throw new Error('LocalExecutor is shut down');
     const jobType = this.#catalog.jobType(request.jobType);
-    const command = jobType.localCommand ?? jobType.command;
+    const userCommand = jobType.localCommand ?? jobType.command;
+    // Chunks and packs run under the worker runtime, as the job definition's entrypoint does on Batch.
+    const command = request.environment[WorkerEnv.role]
+      ? [...this.#workerCommand, '--', ...userCommand]
+      : userCommand;
     if (Object.keys(jobType.secrets).length > 0) {
       this.#log.warn('local executor does not resolve Secrets Manager secrets; they are not set', {
         jobType: jobType.name,

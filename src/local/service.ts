@@ -12,6 +12,7 @@ import { type AwsClients, createAwsClients } from '../aws/clients.js';
 import { queueOrderOf } from '../aws/deps.js';
 import { DynamoJobStore } from '../aws/dynamo-job-store.js';
 import { DynamoSchedulingStore } from '../aws/dynamo-scheduling-store.js';
+import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { EnvVars } from '../aws/table-schema.js';
 import { Catalog, type CatalogData } from '../core/catalog.js';
@@ -59,6 +60,8 @@ export interface LocalServiceOptions {
   readonly dropSettleMs?: number;
   readonly clock?: Clock;
   readonly log?: Log;
+  /** The worker runtime in front of chunked and packed commands. @default node + tsx on src/worker/main.ts */
+  readonly workerCommand?: readonly string[];
 }
 
 /** A running local service. */
@@ -172,6 +175,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       ...(options.slots !== undefined ? { slots: options.slots } : {}),
       ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
       ...(options.timestampLogs !== undefined ? { timestampLogs: options.timestampLogs } : {}),
+      ...(options.workerCommand !== undefined ? { workerCommand: options.workerCommand } : {}),
       // Jobs that use an AWS SDK or the AWS CLI reach the emulators and the local bucket.
       environment: { ...awsEnvironment, [EnvVars.bucket]: resources.bucketName },
       clock,
@@ -217,6 +221,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         ...options.settings,
       },
       triggers: triggers.deps,
+      objects: new S3ObjectStore({ client: clients.s3, bucket: resources.bucketName }),
     };
     const getDeps = () => deps;
     const dispatcher = createDispatcherHandler(getDeps);

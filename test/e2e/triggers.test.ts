@@ -150,7 +150,7 @@ describe('triggers in the local service', () => {
     const job = await jobWhere((j) => j.trigger.kind === 's3');
     expect(job).toMatchObject({
       state: 'SUCCEEDED',
-      input: `s3://${service.resources.bucketName}/inputs/hello/ada.txt`,
+      input: { kind: 'object', uri: `s3://${service.resources.bucketName}/inputs/hello/ada.txt` },
       params: { name: 'inputs/hello/ada.txt' },
     });
     await service.triggers.dropFolder.idle();

@@ -231,7 +231,11 @@ describe('AWS Batch', () => {
         Timeout: { AttemptDurationSeconds: type.timeoutSeconds },
         ContainerProperties: {
           Image: type.image,
-          Command: type.command,
+          // Chunked and packed types start the worker runtime in front of their command.
+          Command:
+            type.chunking || type.packing
+              ? [...(type.chunking?.workerCommand ?? type.packing!.workerCommand), '--', ...type.command]
+              : type.command,
           FargatePlatformConfiguration: { PlatformVersion: 'LATEST' },
           NetworkConfiguration: { AssignPublicIp: 'DISABLED' },
           LogConfiguration: { LogDriver: 'awslogs' },
@@ -258,6 +262,42 @@ describe('AWS Batch', () => {
       );
       const logGroupId = refTarget(props.ContainerProperties.LogConfiguration.Options['awslogs-group']);
       expect(synth.template.toJSON().Resources[logGroupId!].Properties.RetentionInDays).toBe(30);
+    }
+  });
+
+  it('runs the worker for the chunked and packed example types, whose roles may list the bucket', () => {
+    const chunked = catalog.jobTypes.filter((t) => t.chunking || t.packing).map((t) => t.name);
+    expect(chunked).toEqual(expect.arrayContaining(['settlement-map', 'notify']));
+    for (const name of chunked) {
+      const id = synth.stack.getLogicalId(synth.offpeak.jobDefinitions[name]!.node.defaultChild as never);
+      const command = synth.template.toJSON().Resources[id].Properties.ContainerProperties
+        .Command as string[];
+      expect(command.slice(0, 3)).toEqual(['node', '/opt/offpeak/worker.mjs', '--']);
+      const role = synth.offpeak.compute.jobTypes[name]!.jobRole;
+      const roleId = synth.stack.getLogicalId(role.node.defaultChild as never);
+      const listing = resourcesOf(synth.template, 'AWS::IAM::Policy')
+        .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(roleId))
+        .flatMap(
+          ([, p]) => p.Properties.PolicyDocument.Statement as { Action: unknown; Condition?: unknown }[],
+        )
+        .filter((st) => ([] as unknown[]).concat(st.Action).includes('s3:ListBucket'));
+      expect(listing).toHaveLength(1);
+      expect(listing[0]!.Condition).toBeUndefined();
+    }
+  });
+
+  it('lets the tracker and the reconciler end chunk runs: manifests and checkpoints read, outputs written', () => {
+    for (const fn of [synth.offpeak.functions.tracker, synth.offpeak.functions.reconciler]) {
+      const roleId = synth.stack.getLogicalId(fn.role.node.defaultChild as never);
+      const actions = resourcesOf(synth.template, 'AWS::IAM::Policy')
+        .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(roleId))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[])
+        .map((st) => `${([] as unknown[]).concat(st.Action).join(',')} ${JSON.stringify(st.Resource)}`);
+      expect(
+        actions.some((a) => a.startsWith('s3:AbortMultipartUpload,s3:PutObject') && a.includes('outputs/*')),
+      ).toBe(true);
+      expect(actions.some((a) => a.startsWith('s3:GetObject') && a.includes('checkpoints/*'))).toBe(true);
+      expect(actions.some((a) => a.includes('batch:DescribeJobs'))).toBe(true);
     }
   });
 

@@ -57,6 +57,9 @@ beforeAll(async () => {
       [EnvVars.jobDefinitions]: JSON.stringify({
         hello: 'arn:jd/hello:3',
         'nightly-backup': 'arn:jd/backup:1',
+        'settlement-map': 'arn:jd/settlement-map:1',
+        'settlement-reduce': 'arn:jd/settlement-reduce:1',
+        notify: 'arn:jd/notify:1',
       }),
       [EnvVars.catalog]: JSON.stringify(catalogData),
     },
@@ -253,7 +256,13 @@ describe('api handler (API Gateway v2 events)', () => {
 
   it('lists job types and answers health', async () => {
     const types = await call(httpEvent('GET /job-types'));
-    expect((types.body.items as { name: string }[]).map((t) => t.name)).toEqual(['hello', 'nightly-backup']);
+    expect((types.body.items as { name: string }[]).map((t) => t.name)).toEqual([
+      'hello',
+      'nightly-backup',
+      'settlement-map',
+      'settlement-reduce',
+      'notify',
+    ]);
     expect(await call(httpEvent('GET /health'))).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(await call(httpEvent('DELETE /everything'))).toMatchObject({
       status: 404,

@@ -174,7 +174,7 @@ describe('POST /pipelines semantics', () => {
 
     // The transform step gets the extract step's output location as its input.
     await finish(deps, ids.extract as string, 'SUCCEEDED');
-    expect((await deps.store.getJob(ids.transform as string))?.inputUri).toBe(`outputs/${ids.extract}/`);
+    expect((await deps.store.getJob(ids.transform as string))?.input?.uri).toBe(`outputs/${ids.extract}/`);
     await dispatchAll(deps);
     expect(deps.executor.submitted.at(-1)?.environment).toMatchObject({
       OFFPEAK_INPUT_URI: `outputs/${ids.extract}/`,

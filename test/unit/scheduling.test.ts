@@ -494,7 +494,7 @@ describe('follow-up jobs', () => {
     await report(deps, ok.id, 'SUCCEEDED');
     await report(deps, bad.id, 'FAILED');
     const followUps = [...deps.store.jobs.values()].filter((j) => j.type === 'notify');
-    expect(followUps.map((j) => [j.params, j.priority, j.trigger, j.inputUri])).toEqual([
+    expect(followUps.map((j) => [j.params, j.priority, j.trigger, j.input?.uri])).toEqual([
       [{ channel: 'etl' }, 900, { kind: 'event', source: `job:${ok.id}` }, `outputs/${ok.id}/`],
       [{ channel: 'pager' }, 500, { kind: 'event', source: `job:${bad.id}` }, `outputs/${bad.id}/`],
     ]);

@@ -52,7 +52,13 @@ describe('catalog', () => {
   const catalog = new Catalog(catalogData);
 
   it('lists the example job types with a stable content version', () => {
-    expect(catalog.jobTypes().map((t) => t.name)).toEqual(['hello', 'nightly-backup']);
+    expect(catalog.jobTypes().map((t) => t.name)).toEqual([
+      'hello',
+      'nightly-backup',
+      'settlement-map',
+      'settlement-reduce',
+      'notify',
+    ]);
     const hello = catalog.jobType('hello');
     expect(hello.version).toMatch(/^[0-9a-f]{16}$/);
     expect(new Catalog(catalogData).jobType('hello').version).toBe(hello.version);

@@ -13,7 +13,7 @@ const allowed: Record<JobState, JobState[]> = {
   RUNNING: ['SUCCEEDED', 'FAILED', 'RETRY_WAIT', 'CANCELLED'],
   RETRY_WAIT: ['QUEUED', 'CANCELLED'],
   SUCCEEDED: [],
-  FAILED: [],
+  FAILED: ['QUEUED'], // a user retry (issue 5)
   CANCELLED: [],
   SKIPPED: [],
 };
@@ -28,7 +28,7 @@ describe('job state machine', () => {
     else expect(() => assertTransition(from, to)).toThrow(ConflictError);
   });
 
-  it('has exactly ten states, four of them terminal with no way out', () => {
+  it('has exactly ten states, four of them terminal, only FAILED with a way out (a user retry)', () => {
     expect(jobStates).toHaveLength(10);
     const terminal = jobStates.filter(isTerminal);
     expect(terminal.sort()).toEqual([
@@ -37,7 +37,11 @@ describe('job state machine', () => {
       JobState.Skipped,
       JobState.Succeeded,
     ]);
-    for (const state of terminal) expect(jobStates.filter((to) => canTransition(state, to))).toEqual([]);
+    for (const state of terminal) {
+      expect(jobStates.filter((to) => canTransition(state, to))).toEqual(
+        state === JobState.Failed ? [JobState.Queued] : [],
+      );
+    }
   });
 
   it('lets every non-terminal state be cancelled', () => {

@@ -354,7 +354,7 @@ describe('S3 uploads and events on the intake queue', () => {
     }
     expect(results.map((r) => r.created)).toEqual([true, false]);
     expect(results[0]?.job).toMatchObject({
-      input: 's3://DOC-EXAMPLE-BUCKET1/inputs/hello/report.csv',
+      input: { kind: 'object', uri: 's3://DOC-EXAMPLE-BUCKET1/inputs/hello/report.csv' },
       params: { name: 'inputs/hello/report.csv' },
       idempotencyKey:
         'hello#s3|greet-uploads|DOC-EXAMPLE-BUCKET1|inputs/hello/report.csv|IYV3p45BT0ac8hjHg1houSdS1a.Mro8e',

@@ -4,6 +4,7 @@ import type { Job } from '../job.js';
 import { patchJob, transitionJob } from '../job.js';
 import { isTerminal, JobState } from '../job-state.js';
 import { completionPatch, ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { executorJobsToTerminate } from './packing.js';
 import { updateJobWith } from './update-job.js';
 
 /**
@@ -27,8 +28,8 @@ export async function cancelJob(
       details: { state: job.state },
     });
   }
-  if ((job.state === JobState.Submitted || job.state === JobState.Running) && job.executorJobId) {
-    await deps.executor.terminate(job.executorJobId, reason);
+  if (job.state === JobState.Submitted || job.state === JobState.Running) {
+    for (const id of executorJobsToTerminate(job)) await deps.executor.terminate(id, reason);
   }
   const outcome = await updateJobWith(
     deps,
@@ -62,7 +63,7 @@ export async function cancelJob(
   }
   // It may have moved on (e.g. SUBMITTED) between our read and our write: terminate what it runs now.
   if (outcome.before.executorJobId && outcome.before.executorJobId !== job.executorJobId) {
-    await deps.executor.terminate(outcome.before.executorJobId, reason);
+    for (const id of executorJobsToTerminate(outcome.before)) await deps.executor.terminate(id, reason);
   }
   deps.log.info('Job cancelled', { jobId, from: outcome.before.state });
   return runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });

@@ -100,7 +100,7 @@ export async function evaluateWaitingJob(deps: OffpeakDeps, jobId: string): Prom
           current,
           JobState.Queued,
           now,
-          upstream ? { inputUri: outputLocation(upstream, deps.settings) } : {},
+          upstream ? { input: { kind: 'prefix', uri: outputLocation(upstream, deps.settings) } } : {},
           `dependencies done (${rule})`,
         );
       }

@@ -12,6 +12,8 @@ import type { RateLimit } from '../rate-limit.js';
 import { type PlannedSlot, SlotLevel, slotPlan } from '../slot-plan.js';
 import { DispatchPass, SUBMIT_BUCKET } from './dispatch-pass.js';
 import { clampDelaySeconds, completionPatch, ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { packingDeferralSeconds } from './packing.js';
+import { type ExecutionPlan, planExecution } from './plan-execution.js';
 import { queueSlotCounter, resourceSlotCounter } from './slots.js';
 import { updateJobWith } from './update-job.js';
 
@@ -83,12 +85,32 @@ export async function dispatchQueue(
     ...extra,
   });
 
+  // Small-job packing (issue 5): a packable job waits for its window so that others can join its pack; the
+  // queue is looked at again when the earliest window closes.
+  let deferredSeconds: number | undefined;
+  const finish = async (extra: Partial<DispatchSummary> = {}): Promise<DispatchSummary> => {
+    if (deferredSeconds !== undefined) {
+      await deps.dispatchQueue.send(
+        { kind: 'nudge', queue: queue.name },
+        { delaySeconds: Math.ceil(deferredSeconds) },
+      );
+    }
+    return summary(extra);
+  };
+
   let startAfter: Job | undefined;
   while (released + failed < batch && scanned < deps.settings.dispatchScanLimit) {
     const page = await deps.store.queuedJobs(queue.name, PAGE, startAfter);
     scanned += page.length;
     for (let i = 0; i < page.length && released + failed < batch; ) {
-      const result = await releaseJob(deps, current, page[i] as Job, batch - released - failed);
+      const candidate = page[i] as Job;
+      const wait = packingDeferralSeconds(deps, candidate);
+      if (wait !== undefined) {
+        deferredSeconds = Math.min(deferredSeconds ?? wait, wait);
+        i++;
+        continue;
+      }
+      const result = await releaseJob(deps, current, candidate, batch - released - failed);
       switch (result.kind) {
         case 'released':
         case 'failed':
@@ -106,7 +128,7 @@ export async function dispatchQueue(
           i++;
           break;
         case 'queue-full':
-          return summary({ full: true });
+          return finish({ full: true });
         case 'limited':
           if (!result.stopsQueue) {
             blocked.add(result.bucket);
@@ -114,15 +136,15 @@ export async function dispatchQueue(
             break;
           }
           await wakeLater(deps, queue.name, result.retryAfterMs);
-          return summary({ retryAfterMs: result.retryAfterMs });
+          return finish({ retryAfterMs: result.retryAfterMs });
       }
     }
-    if (page.length < PAGE) return summary();
+    if (page.length < PAGE) return finish();
     startAfter = page[page.length - 1];
   }
   // Stopped by the batch size with jobs left: carry on in another invocation rather than at the next tick.
   if (released + failed >= batch) await deps.dispatchQueue.send({ kind: 'nudge', queue: queue.name });
-  return summary();
+  return finish();
 }
 
 /** Dispatches every queue of the catalog, with the limits in force read once. */
@@ -226,21 +248,43 @@ async function releaseJob(
   }
 
   const attempt = job.attempt + 1;
-  let handle: ExecutionHandle;
+  // Chunked runs (manifest + array jobs), packs and inputs are planned here; a plain job is one submission.
+  let execution: ExecutionPlan | undefined;
+  const handles: ExecutionHandle[] = [];
   try {
-    handle = await deps.executor.submit({
-      jobId: job.id,
-      jobName: executorJobName(job.type, job.id),
-      jobType: job.type,
-      queue: job.queue,
-      attempt,
-      environment: { ...jobEnvironment(job, attempt), ...ioEnvironment(job, deps.settings) },
-      timeoutSeconds: type.timeoutSeconds,
-      tags: { 'offpeak:jobId': job.id, 'offpeak:jobType': job.type, 'offpeak:attempt': String(attempt) },
-    });
+    execution = await planExecution(deps, job, attempt);
+    for (const submission of execution.submissions) {
+      handles.push(
+        await deps.executor.submit({
+          jobId: job.id,
+          jobName: executorJobName(job.type, job.id),
+          jobType: job.type,
+          queue: job.queue,
+          attempt,
+          environment: {
+            ...jobEnvironment(job, attempt),
+            ...ioEnvironment(job, deps.settings),
+            ...submission.environment,
+          },
+          timeoutSeconds: type.timeoutSeconds,
+          ...(submission.arraySize !== undefined ? { arraySize: submission.arraySize } : {}),
+          tags: { 'offpeak:jobId': job.id, 'offpeak:jobType': job.type, 'offpeak:attempt': String(attempt) },
+        }),
+      );
+    }
   } catch (error) {
+    // Part of a multi-array run was submitted: stop it, so the retry does not run those chunks twice.
+    for (const submitted of handles) {
+      await deps.executor
+        .terminate(submitted.executorJobId, 'the rest of the run could not be submitted')
+        .catch(() => {});
+    }
+    await execution?.abandon?.();
     return handleSubmitError(deps, pass, job, acquired, error);
   }
+  const handle = handles[0];
+  if (!handle) throw new Error(`Execution plan of job ${job.id} has no submission`);
+  const executionPatch = execution.patch(handles);
 
   const recorded = await updateJobWith(
     deps,
@@ -263,15 +307,18 @@ async function releaseJob(
           executorJobId: handle.executorJobId,
           submittedAt: now.toISOString(),
         }),
+        ...executionPatch,
       });
     },
     // The claimed job as written: no read unless someone wrote since (then the conditional write re-reads).
     job,
   );
   const after = recorded.changed ? recorded.after : recorded.job;
+  if (recorded.changed) await execution.afterRecord?.(handles);
   if (after.state === JobState.Cancelled || after.cancelRequested) {
-    // Cancelled while we were submitting: the executor job must not run.
-    await deps.executor.terminate(handle.executorJobId, 'Cancelled by user during submission');
+    // Cancelled while we were submitting: the executor jobs must not run.
+    for (const submitted of handles)
+      await deps.executor.terminate(submitted.executorJobId, 'Cancelled by user during submission');
     if (after.holdsSlot && after.slotToken === token) await giveBack(deps, pass, job, acquired, 'cancelled');
   }
   deps.log.info('Job released to executor', { jobId: job.id, executorJobId: handle.executorJobId, attempt });

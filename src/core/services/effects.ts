@@ -156,7 +156,7 @@ async function submitFollowUps(deps: OffpeakDeps, job: Job): Promise<void> {
         ...(followUp.priority !== undefined ? { priority: followUp.priority } : {}),
       },
       { kind: 'event', source: `job:${job.id}` },
-      { inputUri: outputLocation(job, deps.settings) },
+      { input: { kind: 'prefix', uri: outputLocation(job, deps.settings) } },
     );
     if (created) deps.log.info('Follow-up job submitted', { jobId: job.id, followUpJobId: next.id, kind });
   }

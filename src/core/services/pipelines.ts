@@ -308,7 +308,7 @@ export function viewOf(pipeline: Pipeline, jobs: readonly Job[]): PipelineView {
               ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
               ...(job.statusReason !== undefined ? { statusReason: job.statusReason } : {}),
               ...(job.error !== undefined ? { error: job.error } : {}),
-              ...(job.inputUri !== undefined ? { inputUri: job.inputUri } : {}),
+              ...(job.input !== undefined ? { inputUri: job.input.uri } : {}),
               ...(job.finishedAt !== undefined ? { finishedAt: job.finishedAt } : {}),
             }
           : {}),

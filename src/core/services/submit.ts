@@ -7,14 +7,9 @@ import { JobState } from '../job-state.js';
 import { stableStringify } from '../job-type.js';
 import type { SubmitRequest } from '../requests.js';
 import { TriggerRule } from '../trigger-rule.js';
+import { chunkedSubmitFields, type SubmitInternals, submitReduceStep } from './chunked-submit.js';
 import { dependencyVerdict, skipReason } from './dependencies.js';
 import { runCompletionEffects } from './effects.js';
-
-/** What Offpeak itself sets on a job it submits (never part of a request body). */
-export interface SubmitExtras {
-  /** The job's input location (`OFFPEAK_INPUT_URI`), e.g. the output of the job that triggered a follow-up. */
-  readonly inputUri?: string;
-}
 
 /** The job, and whether this call created it (false: an earlier submit with the same idempotency key did). */
 export interface SubmitResult {
@@ -36,11 +31,15 @@ export async function submitJob(
   deps: OffpeakDeps,
   request: SubmitRequest,
   trigger: Trigger,
-  extras: SubmitExtras = {},
+  internals: SubmitInternals = {},
 ): Promise<SubmitResult> {
   const type = deps.catalog.jobType(request.type);
   deps.catalog.validateParams(type.name, request.params);
   const dependsOn = [...new Set(request.dependsOn)];
+  // The input, and chunk sizing of chunked job types (Offpeak sets the input of reduce steps and follow-ups).
+  const chunked = internals.input
+    ? { input: internals.input }
+    : await chunkedSubmitFields(deps, type, request, { checkReachable: dependsOn.length === 0 });
   if (dependsOn.length > 0) {
     const found = await deps.store.getJobs(dependsOn);
     const missing = dependsOn.filter((id) => !found.some((j) => j.id === id));
@@ -85,16 +84,15 @@ export async function submitJob(
     params: request.params,
     ...(idempotencyKey ? { idempotencyKey } : {}),
     trigger,
-    ...(request.input ? { input: request.input } : {}),
     dependsOn,
     ...(rule !== TriggerRule.AllSuccess ? { triggerRule: rule } : {}),
-    ...(extras.inputUri ? { inputUri: extras.inputUri } : {}),
     state,
     attempt: 0,
     maxAttempts: type.retry.attempts,
     attempts: [],
     history: [{ state, at: iso }],
     holdsSlot: false,
+    ...chunked,
     ...(state === JobState.Skipped
       ? { statusReason: skipReason(rule, dependencies, dependsOn), finishedAt: iso, effectsPending: true }
       : {}),
@@ -111,6 +109,7 @@ export async function submitJob(
   }
   deps.log.info('Job submitted', { jobId: id, type: type.name, state, trigger: trigger.kind });
   if (state === JobState.Skipped) return { job: await runCompletionEffects(deps, job), created: true };
+  const submitted = await submitReduceStep(deps, job, submitJob);
   if (state === JobState.Queued) {
     try {
       await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });
@@ -119,7 +118,7 @@ export async function submitJob(
       deps.log.warn('Dispatcher nudge failed', { jobId: id, error: String(error) });
     }
   }
-  return { job, created: true };
+  return { job: submitted, created: true };
 }
 
 /** A repeated key must mean a repeated request: the same key with other params is a client bug, not a retry. */

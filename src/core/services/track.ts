@@ -7,6 +7,7 @@ import { transitionJob, withAttempt } from '../job.js';
 import { jobIdFromExecutorName } from '../job-name.js';
 import { isTerminal, JobState } from '../job-state.js';
 import { decideRetry } from '../retry-policy.js';
+import { applyChildUpdates, applyRunUpdate, isRunJob } from './chunk-track.js';
 import { completionPatch, effectsOverdue, ownsSlotRelease, runCompletionEffects } from './effects.js';
 import { updateJobWith } from './update-job.js';
 
@@ -38,10 +39,16 @@ export async function applyExecutorUpdate(
   const jobId = jobIdFromExecutorName(update.jobName);
   if (!jobId) return { kind: 'ignored', reason: `not an Offpeak job name: ${update.jobName}` };
   if (update.arrayIndex !== undefined) {
-    return { kind: 'ignored', jobId, reason: 'array child; the parent reports the outcome' };
+    // Chunks and packs (issue 5): children are counted per chunk; the tracker Lambda batches them per job.
+    const result = await applyChildUpdates(deps, [update]);
+    if (result.failed[0]) throw result.failed[0].error;
+    return { kind: 'ignored', jobId, reason: 'array child; counted on its job' };
   }
   const stored = await deps.store.getJob(jobId);
   if (!stored) return { kind: 'ignored', jobId, reason: 'unknown job' };
+  if (isRunJob(stored) || isChunkedOrPackedType(deps, stored.type)) {
+    return applyRunUpdate(deps, stored, update, random);
+  }
 
   let from: JobState = stored.state;
   const outcome = await updateJobWith(
@@ -75,6 +82,15 @@ export async function applyExecutorUpdate(
   if (after.effectsPending)
     await runCompletionEffects(deps, after, { releaseSlots: ownsSlotRelease(outcome) });
   return { kind: 'changed', jobId, from, to: after.state };
+}
+
+function isChunkedOrPackedType(deps: Pick<OffpeakDeps, 'catalog'>, type: string): boolean {
+  try {
+    const spec = deps.catalog.jobType(type);
+    return spec.chunking !== undefined || spec.packing !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** The pure decision: the next version of `job` after `update`, or undefined for no change. */

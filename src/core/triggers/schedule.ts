@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog.js';
 import { ValidationError } from '../errors.js';
 import { derivedIdempotencyKey, IDEMPOTENCY_KEY_MAX } from '../idempotency.js';
 import { isJobId } from '../ids.js';
-import type { IntakeMessage } from '../requests.js';
+import { InputRequestSchema, type IntakeMessage } from '../requests.js';
 import { CatchUpPolicy, DEFAULT_CATCH_UP_LIMIT, MAX_CATCH_UP_LIMIT } from './catch-up.js';
 import {
   type FireTimeContext,
@@ -39,7 +39,7 @@ export const ScheduleRecordSchema = z
     timezone: z.string(),
     params: z.record(z.string(), z.unknown()),
     priority: z.number().int().min(0).max(1000).optional(),
-    input: z.string().max(2048).optional(),
+    input: InputRequestSchema.optional(),
     dependsOn: z.array(z.string()).optional(),
     /** The key every run submits with (a `runAt` job's own key); otherwise derived from id and time. */
     idempotencyKey: z.string().max(IDEMPOTENCY_KEY_MAX).optional(),
