@@ -18,6 +18,7 @@ export function createTrackerHandler(getDeps: () => OffpeakDeps) {
     .handler(
       sqsConsumer(getDeps, {
         schema: BatchJobStateChangeSchema,
+        source: 'events',
         sequential: true,
         handle: async (event, record, deps) => {
           const outcome = await applyExecutorUpdate(deps, toExecutorJob(event));

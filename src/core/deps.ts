@@ -1,9 +1,15 @@
+import type { DeadLetterStore } from '../ports/dead-letter-store.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Executor } from '../ports/executor.js';
 import type { JobStore } from '../ports/job-store.js';
+import type { LogReader } from '../ports/log-reader.js';
+import type { Metrics } from '../ports/metrics.js';
 import type { Queue } from '../ports/queue.js';
+import type { RetryMarkers } from '../ports/retry-markers.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
+import type { CrashPoints } from './crash-point.js';
+import type { RedriveTarget } from './dead-letter.js';
 
 /** Structured logging as the core needs it (Powertools Logger satisfies it). */
 export interface Log {
@@ -25,6 +31,17 @@ export interface Settings {
   readonly staleActiveMs: number;
   /** At most this many jobs are released per queue in one dispatcher run. @default 100 */
   readonly dispatchBatchSize: number;
+  /**
+   * A job whose executor job has been RUNNABLE (waiting for compute) longer than this is repaired by the reconciler
+   * as `runnableTimeoutAction` says. @default 60 minutes
+   */
+  readonly runnableTimeoutMs: number;
+  /**
+   * `alert`: note it on the job and count the `ReconcilerRepairs` metric (repair `runnable-timeout`), once per
+   * attempt; `fail`: also terminate the executor job and fail the attempt through the retry policy.
+   * @default 'alert'
+   */
+  readonly runnableTimeoutAction: 'alert' | 'fail';
 }
 
 export const defaultSettings: Settings = {
@@ -32,6 +49,8 @@ export const defaultSettings: Settings = {
   submittingTimeoutMs: 5 * 60_000,
   staleActiveMs: 10 * 60_000,
   dispatchBatchSize: 100,
+  runnableTimeoutMs: 60 * 60_000,
+  runnableTimeoutAction: 'alert',
 };
 
 /** Everything the core services need, injected by a Lambda handler or the local service. */
@@ -45,4 +64,16 @@ export interface OffpeakDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly settings: Settings;
+  /** Dead letters: jobs that failed for good and messages no consumer could handle. */
+  readonly deadLetters: DeadLetterStore;
+  /** Job logs, for the last lines a dead letter keeps. @default none (dead letters say the log is unavailable) */
+  readonly logs?: LogReader;
+  /** Where jobs ask for a later retry. @default none (retry-after exit codes use the backoff) */
+  readonly retryMarkers?: RetryMarkers;
+  /** @default none (nothing is counted) */
+  readonly metrics?: Metrics;
+  /** The work queues a dead message can be sent back to (redrive). @default none (message redrive refused) */
+  readonly sourceQueues?: Readonly<Partial<Record<RedriveTarget, Queue>>>;
+  /** Fault injection's crash hook: set only by the local service's own options (never on AWS). */
+  readonly crashPoints?: CrashPoints;
 }

@@ -4,23 +4,31 @@ import { join, resolve } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { apiRoutes, createApiHandler } from '../../lambdas/api.js';
+import { createDeadLetterIngestHandler } from '../../lambdas/dead-letters.js';
 import { createDispatcherHandler } from '../../lambdas/dispatcher.js';
 import { createIntakeHandler } from '../../lambdas/intake.js';
 import { createReconcilerHandler } from '../../lambdas/reconciler.js';
 import { createTrackerHandler } from '../../lambdas/tracker.js';
 import { type AwsClients, createAwsClients } from '../aws/clients.js';
 import { queueOrderOf } from '../aws/deps.js';
+import { DynamoDeadLetterStore } from '../aws/dynamo-dead-letter-store.js';
 import { DynamoJobStore } from '../aws/dynamo-job-store.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { EnvVars } from '../aws/table-schema.js';
 import { Catalog, type CatalogData } from '../core/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import type { CrashPoint } from '../core/crash-point.js';
+import type { MessageSource } from '../core/dead-letter.js';
 import { defaultSettings, type Log, type OffpeakDeps, type Settings, silentLog } from '../core/deps.js';
 import { type Emulators, startEmulators } from './emulators.js';
+import { type FaultConfigInput, FaultInjector, type FaultStats } from './faults.js';
+import { FileLogReader } from './file-log-reader.js';
+import { FileRetryMarkers } from './file-retry-markers.js';
 import { startHttpServer } from './http-server.js';
 import { createLambdaContext, type LambdaHandler, LocalAws } from './lambda-context.js';
 import { LocalEventBus } from './local-event-bus.js';
 import { LocalExecutor } from './local-executor.js';
+import { LogMetrics } from './log-metrics.js';
 import { defaultLocalResourceNames, type EnsuredResources, ensureResources } from './resources.js';
 import { SqsPoller } from './sqs-poller.js';
 
@@ -51,6 +59,15 @@ export interface LocalServiceOptions {
   readonly staticDir?: string;
   readonly clock?: Clock;
   readonly log?: Log;
+  /**
+   * Fault injection (issue 6): duplicated messages, shuffled or dropped events, throttled DynamoDB/SQS/executor
+   * calls, crashes at named points. Only ever read from these options. @default none
+   */
+  readonly faults?: FaultConfigInput;
+  /** Where the fault counts are kept across restarts (JSON). @default in memory only */
+  readonly faultStatsFile?: string;
+  /** What an injected crash does. @default SIGKILL of this process */
+  readonly onCrash?: (point: CrashPoint) => void;
 }
 
 /** A running local service. */
@@ -70,6 +87,10 @@ export interface LocalService {
   dispatchNow(): Promise<void>;
   /** Runs a reconciler pass now (as the schedule does). */
   reconcileNow(): Promise<void>;
+  /** Metric totals so far (the local Metrics port also logs each count). */
+  readonly metrics: LogMetrics;
+  /** What fault injection did so far (all zero without faults). */
+  faultStats(): FaultStats;
   /** Stops timers, HTTP, pollers, job processes and emulators, in that order. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -153,12 +174,24 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     cleanup.push(restoreOffpeakEnv);
 
     const catalog = new Catalog(options.catalogData);
+    const faults = new FaultInjector(options.faults ?? {}, {
+      log,
+      ...(options.faultStatsFile ? { statsFile: options.faultStatsFile } : {}),
+      ...(options.onCrash ? { onCrash: options.onCrash } : {}),
+    });
+    cleanup.push(() => faults.close());
+    if (faults.enabled) log.warn('Fault injection is on', { faults: faults.config });
+    faults.attachToClients(clients);
     const eventsQueue = new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.events.url });
     const executor = new LocalExecutor({
       catalog,
       dataDir,
-      // EventBridge rule → events queue, as on AWS.
-      sink: (event) => eventsQueue.send(event),
+      // EventBridge rule → events queue, as on AWS (fault injection may lose or delay an event on the way).
+      sink: async (event) => {
+        const delivery = faults.eventDelivery();
+        if (delivery.drop) return;
+        await eventsQueue.send(event, delivery.delaySeconds ? { delaySeconds: delivery.delaySeconds } : {});
+      },
       ...(options.slots !== undefined ? { slots: options.slots } : {}),
       ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
       ...(options.timestampLogs !== undefined ? { timestampLogs: options.timestampLogs } : {}),
@@ -170,6 +203,9 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     cleanup.push(() => executor.close());
     const eventBus = new LocalEventBus({ dataDir, clock, log });
 
+    const metrics = new LogMetrics(log);
+    const dispatchQueue = new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.dispatch.url });
+    const crashPoints = faults.crashPoints();
     const deps: OffpeakDeps = {
       store: new DynamoJobStore({
         client: clients.documentClient,
@@ -178,12 +214,26 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         clock,
       }),
       catalog,
-      executor,
+      executor: faults.wrapExecutor(executor),
       events: eventBus,
-      dispatchQueue: new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.dispatch.url }),
+      dispatchQueue,
       clock,
       log,
       settings: { ...localSettings, ...options.settings },
+      deadLetters: new DynamoDeadLetterStore({
+        client: clients.documentClient,
+        tableName: resources.tableName,
+        clock,
+      }),
+      logs: new FileLogReader(dataDir),
+      retryMarkers: new FileRetryMarkers(dataDir),
+      metrics,
+      sourceQueues: {
+        intake: new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.intake.url }),
+        dispatch: dispatchQueue,
+        events: eventsQueue,
+      },
+      ...(crashPoints ? { crashPoints } : {}),
     };
     const getDeps = () => deps;
     const dispatcher = createDispatcherHandler(getDeps);
@@ -227,12 +277,30 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
           handler,
           batchSize,
           log,
+          faults: faults.pollerFaults(name === 'offpeak-tracker'),
         }),
     ) as [SqsPoller, SqsPoller, SqsPoller];
-    for (const poller of [intakePoller, dispatchPoller, trackerPoller]) poller.start();
-    cleanup.push(() =>
-      Promise.all([intakePoller, dispatchPoller, trackerPoller].map((p) => p.stop())).then(() => {}),
+    // The dead-letter ingester on every DLQ, as its Lambda's event source mappings do on AWS.
+    const deadLetterPollers = (
+      [
+        ['intake', resources.queues.intake.dlqUrl],
+        ['dispatch', resources.queues.dispatch.dlqUrl],
+        ['events', resources.queues.events.dlqUrl],
+      ] as const
+    ).map(
+      ([source, queueUrl]) =>
+        new SqsPoller({
+          client: clients.sqs,
+          queueUrl,
+          functionName: 'offpeak-dead-letters',
+          handler: createDeadLetterIngestHandler(getDeps, (): MessageSource => source),
+          batchSize: 10,
+          log,
+        }),
     );
+    const allPollers = [intakePoller, dispatchPoller, trackerPoller, ...deadLetterPollers];
+    for (const poller of allPollers) poller.start();
+    cleanup.push(() => Promise.all(allPollers.map((p) => p.stop())).then(() => {}));
 
     const ticks = [
       new Tick('offpeak-dispatcher', scheduledDispatcher, options.dispatchIntervalMs ?? 5_000, log),
@@ -269,7 +337,10 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       await step('dispatch poller', () => dispatchPoller.stop());
       await step('executor', () => executor.close());
       await step('events drain', () => drainQueue(clients, resources.queues.events.url, 3_000));
-      await step('pollers', () => Promise.all([intakePoller.stop(), trackerPoller.stop()]));
+      await step('pollers', () =>
+        Promise.all([intakePoller, trackerPoller, ...deadLetterPollers].map((p) => p.stop())),
+      );
+      faults.close();
       clients.destroy();
       restoreAwsEnv();
       restoreOffpeakEnv();
@@ -289,6 +360,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       endpoints: emulators.endpoints,
       dispatchNow: () => ticks[0].run(),
       reconcileNow: () => ticks[1].run(),
+      metrics,
+      faultStats: () => faults.stats(),
       stop() {
         stopping ??= shutdown();
         return stopping;

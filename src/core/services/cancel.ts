@@ -1,3 +1,4 @@
+import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { Job } from '../job.js';
@@ -58,6 +59,7 @@ export async function cancelJob(
   if (outcome.before.executorJobId && outcome.before.executorJobId !== job.executorJobId) {
     await deps.executor.terminate(outcome.before.executorJobId, reason);
   }
+  crashPoint(deps, CrashPoint.CancelAfterWrite);
   deps.log.info('Job cancelled', { jobId, from: outcome.before.state });
   return runCompletionEffects(deps, outcome.after);
 }

@@ -1,4 +1,5 @@
 import type { ExecutionHandle } from '../../ports/executor.js';
+import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
 import { ErrorKind, errorKindOf, serializeError } from '../errors.js';
 import type { Job } from '../job.js';
@@ -6,6 +7,7 @@ import { transitionJob, withAttempt } from '../job.js';
 import { jobEnvironment } from '../job-environment.js';
 import { executorJobName } from '../job-name.js';
 import { JobState } from '../job-state.js';
+import { RETRY_MARKER_ENV } from '../retry-marker.js';
 import { completionPatch, runCompletionEffects } from './effects.js';
 import { queueSlotCounter } from './slots.js';
 import { updateJobWith } from './update-job.js';
@@ -70,6 +72,7 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
   });
   if (!claim?.changed) return 'lost';
   let job = claim.after;
+  crashPoint(deps, CrashPoint.DispatchAfterClaim);
 
   if (!(await deps.store.acquireSlot(queueSlotCounter(job.queue), limit))) {
     await updateJobWith(deps, job.id, (current) =>
@@ -80,6 +83,7 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
     return 'full';
   }
 
+  crashPoint(deps, CrashPoint.DispatchAfterSlot);
   const type = deps.catalog.jobType(job.type);
   const attempt = job.attempt + 1;
   let handle: ExecutionHandle;
@@ -90,13 +94,18 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
       jobType: job.type,
       queue: job.queue,
       attempt,
-      environment: jobEnvironment(job, attempt),
+      environment: {
+        ...jobEnvironment(job, attempt),
+        // Where the job may ask for a later retry (issue 6: "retry after").
+        ...(deps.retryMarkers ? { [RETRY_MARKER_ENV]: deps.retryMarkers.location(job.id, attempt) } : {}),
+      },
       timeoutSeconds: type.timeoutSeconds,
       tags: { 'offpeak:jobId': job.id, 'offpeak:jobType': job.type, 'offpeak:attempt': String(attempt) },
     });
   } catch (error) {
     return handleSubmitError(deps, job, error);
   }
+  crashPoint(deps, CrashPoint.DispatchAfterSubmit);
 
   const recorded = await updateJobWith(deps, job.id, (current) => {
     if (current.state !== JobState.Submitting || current.executorJobId === handle.executorJobId)
@@ -191,6 +200,7 @@ export async function releaseRetry(deps: OffpeakDeps, jobId: string): Promise<Jo
     job,
   );
   if (!outcome.changed) return outcome.job;
+  crashPoint(deps, CrashPoint.RetryReleaseAfterWrite);
   // Effects of entering RETRY_WAIT that a crash cut short: the slot must still go back.
   if (outcome.before.slotReleasePending) await deps.store.releaseSlot(queueSlotCounter(job.queue));
   await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });

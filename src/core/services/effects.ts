@@ -1,8 +1,10 @@
 import { type OffpeakEvent, OffpeakEventType } from '../../ports/event-bus.js';
+import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
 import type { Job } from '../job.js';
 import { patchJob } from '../job.js';
 import { isTerminal, JobState } from '../job-state.js';
+import { recordJobDeadLetter } from './dead-letters.js';
 import { resolveDependents } from './dependencies.js';
 import { queueSlotCounter } from './slots.js';
 import { updateJobWith } from './update-job.js';
@@ -38,6 +40,10 @@ export function completionPatch(job: Job): Pick<Job, 'holdsSlot' | 'effectsPendi
 export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise<Job> {
   if (!job.effectsPending) return job;
   if (job.slotReleasePending) await deps.store.releaseSlot(queueSlotCounter(job.queue));
+  crashPoint(deps, CrashPoint.EffectsAfterSlotRelease);
+  // Reliability (issue 6): a job that failed for good is dead-lettered, with its context, before anything else
+  // learns of the failure; recording is idempotent (one dead letter per job and attempt).
+  const deadLetterId = job.state === JobState.Failed ? (await recordJobDeadLetter(deps, job)).id : undefined;
 
   const detailType = eventTypeByState[job.state];
   if (detailType) await deps.events.publish([jobEvent(detailType, job)]);
@@ -53,9 +59,14 @@ export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise
   // A slot came free (or a dependent was released): let the dispatcher fill it now rather than at its next tick.
   await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });
 
+  crashPoint(deps, CrashPoint.EffectsBeforeClear);
   const outcome = await updateJobWith(deps, job.id, (current) =>
     current.effectsPending && current.state === job.state
-      ? patchJob(current, deps.clock.now(), { effectsPending: false, slotReleasePending: false })
+      ? patchJob(current, deps.clock.now(), {
+          effectsPending: false,
+          slotReleasePending: false,
+          ...(deadLetterId ? { deadLetterId } : {}),
+        })
       : undefined,
   );
   deps.log.info('Completion effects done', { jobId: job.id, state: job.state });

@@ -9,6 +9,7 @@ import { activeStates, JobState } from '../job-state.js';
 import { evaluateWaitingJob } from './dependencies.js';
 import { releaseRetry } from './dispatch.js';
 import { runCompletionEffects } from './effects.js';
+import { RepairKind, recordRepair } from './repairs.js';
 import { queueSlotCounter } from './slots.js';
 import { applyExecutorUpdate } from './track.js';
 import { updateJobWith } from './update-job.js';
@@ -31,6 +32,8 @@ export interface ReconcileSummary {
   effectsCompleted: number;
   /** Slot counters corrected to the number of active jobs. */
   countersCorrected: number;
+  /** Jobs whose executor job was RUNNABLE past `runnableTimeoutMs` (noted, or failed, per the setting). */
+  runnableTimedOut: number;
   errors: number;
 }
 
@@ -52,6 +55,7 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     waitingResolved: 0,
     effectsCompleted: 0,
     countersCorrected: 0,
+    runnableTimedOut: 0,
     errors: 0,
   };
   const now = deps.clock.now().getTime();
@@ -76,11 +80,13 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
       const latest = found.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
       if (latest) {
         const outcome = await applyExecutorUpdate(deps, latest);
-        if (outcome.kind === 'changed') summary.adopted++;
-        deps.log.warn('Reconciler adopted an unrecorded executor job', {
-          jobId: job.id,
-          executorJobId: latest.executorJobId,
-        });
+        if (outcome.kind === 'changed') {
+          summary.adopted++;
+          await recordRepair(deps, RepairKind.AdoptedExecutorJob, {
+            jobId: job.id,
+            detail: `executor job ${latest.executorJobId} (${latest.status}) found by name; now ${outcome.to}`,
+          });
+        }
         return;
       }
       const outcome = await updateJobWith(deps, job.id, (current) =>
@@ -97,7 +103,10 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
       if (outcome.changed) {
         if (job.holdsSlot) await deps.store.releaseSlot(queueSlotCounter(job.queue));
         summary.requeued++;
-        deps.log.warn('Reconciler requeued a job stuck in SUBMITTING', { jobId: job.id });
+        await recordRepair(deps, RepairKind.RequeuedStuckSubmit, {
+          jobId: job.id,
+          detail: `SUBMITTING since ${job.stateChangedAt}; the executor has no job of that name`,
+        });
       }
     });
   }
@@ -111,11 +120,22 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     for (const job of stale) {
       await guard(job, async () => {
         const executorJob = job.executorJobId ? described.get(job.executorJobId) : undefined;
+        if (
+          executorJob?.status === ExecutorStatus.Runnable &&
+          job.state === JobState.Submitted &&
+          now - Date.parse(job.stateChangedAt) > deps.settings.runnableTimeoutMs
+        ) {
+          if (await repairRunnableTimeout(deps, job, executorJob)) summary.runnableTimedOut++;
+          return;
+        }
         if (executorJob) {
           const outcome = await applyExecutorUpdate(deps, executorJob);
           if (outcome.kind === 'changed') {
             summary.refreshed++;
-            deps.log.warn('Reconciler applied a lost state change', { jobId: job.id, to: outcome.to });
+            await recordRepair(deps, RepairKind.AppliedLostStateChange, {
+              jobId: job.id,
+              detail: `executor job ${executorJob.executorJobId} is ${executorJob.status}; ${outcome.from} → ${outcome.to}`,
+            });
           }
           return;
         }
@@ -128,7 +148,10 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
         const outcome = await applyExecutorUpdate(deps, lostUpdate);
         if (outcome.kind === 'changed') {
           summary.lost++;
-          deps.log.warn('Reconciler failed a job its executor lost', { jobId: job.id, to: outcome.to });
+          await recordRepair(deps, RepairKind.FailedLostExecutorJob, {
+            jobId: job.id,
+            detail: `executor job ${lostUpdate.executorJobId} not found; ${outcome.from} → ${outcome.to}`,
+          });
         }
       });
     }
@@ -138,14 +161,26 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     await guard(job, async () => {
       if (job.retryAt && Date.parse(job.retryAt) > now) return;
       const released = await releaseRetry(deps, job.id);
-      if (released?.state === JobState.Queued) summary.retriesReleased++;
+      if (released?.state === JobState.Queued) {
+        summary.retriesReleased++;
+        await recordRepair(deps, RepairKind.ReleasedRetry, {
+          jobId: job.id,
+          detail: `retry was due at ${job.retryAt ?? 'once'}; its release message was lost`,
+        });
+      }
     });
   }
 
   for (const job of await deps.store.jobsInStateSince(JobState.Waiting, new Date(now - 60_000), PAGE)) {
     await guard(job, async () => {
       const after = await evaluateWaitingJob(deps, job.id);
-      if (after && after.state !== JobState.Waiting) summary.waitingResolved++;
+      if (after && after.state !== JobState.Waiting) {
+        summary.waitingResolved++;
+        await recordRepair(deps, RepairKind.ResolvedWaiting, {
+          jobId: job.id,
+          detail: `dependencies had finished; WAITING → ${after.state}`,
+        });
+      }
     });
   }
 
@@ -162,6 +197,10 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
       await guard(job, async () => {
         await runCompletionEffects(deps, job);
         summary.effectsCompleted++;
+        await recordRepair(deps, RepairKind.CompletedEffects, {
+          jobId: job.id,
+          detail: `${job.state} since ${job.stateChangedAt}; slot, event and dependents completed`,
+        });
       });
     }
   }
@@ -187,14 +226,51 @@ export async function recountSlots(deps: OffpeakDeps): Promise<number> {
     }
     if (active !== usage.used && (await deps.store.resetSlots(counter, active, usage.version))) {
       corrected++;
-      deps.log.warn('Reconciler corrected a slot counter', {
-        queue: queue.name,
-        from: usage.used,
-        to: active,
+      await recordRepair(deps, RepairKind.CorrectedSlotCounter, {
+        detail: `queue ${queue.name}: ${usage.used} → ${active}`,
       });
     }
   }
   return corrected;
+}
+
+/**
+ * A job whose executor job waits for compute (RUNNABLE) past the limit: noted once per attempt (`alert`), or
+ * terminated and failed through the retry policy (`fail`: the late FAILED event of the terminated job is stale by
+ * then). @returns true when something was done.
+ */
+async function repairRunnableTimeout(
+  deps: OffpeakDeps,
+  job: Job,
+  executorJob: ExecutorJob,
+): Promise<boolean> {
+  const minutes = Math.round(deps.settings.runnableTimeoutMs / 60_000);
+  const tag = `attempt ${job.attempt}:`;
+  const reason = `RUNNABLE for more than ${minutes} min (no compute to run it)`;
+  if (deps.settings.runnableTimeoutAction === 'alert') {
+    if (
+      (job.repairs ?? []).some((r) => r.repair === RepairKind.RunnableTimeout && r.detail?.startsWith(tag))
+    ) {
+      return false;
+    }
+    await recordRepair(deps, RepairKind.RunnableTimeout, {
+      jobId: job.id,
+      detail: `${tag} executor job ${executorJob.executorJobId} ${reason}; alerted (runnableTimeoutAction: alert)`,
+    });
+    return true;
+  }
+  await deps.executor.terminate(executorJob.executorJobId, `Offpeak: ${reason}`);
+  const outcome = await applyExecutorUpdate(deps, {
+    ...executorJob,
+    status: ExecutorStatus.Failed,
+    statusReason: `OffpeakRunnableTimeout: ${reason}`,
+  });
+  if (outcome.kind !== 'changed') return false;
+  await recordRepair(deps, RepairKind.RunnableTimeout, {
+    jobId: job.id,
+    detail: `${tag} executor job ${executorJob.executorJobId} ${reason}; terminated, ${outcome.from} → ${outcome.to}`,
+  });
+  return true;
 }
 
 async function allInState(deps: OffpeakDeps, state: JobState): Promise<Job[]> {
