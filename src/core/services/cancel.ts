@@ -12,7 +12,8 @@ import { updateJobWith } from './update-job.js';
  * middle of being submitted is marked so that the dispatcher terminates what it submitted.
  *
  * @throws NotFoundError unknown job
- * @throws ConflictError `JobFinished` when the job already ended
+ * @throws ConflictError `JobFinished` when the job already ended otherwise (cancelling a CANCELLED job again answers
+ *   the job: safe to repeat)
  */
 export async function cancelJob(
   deps: OffpeakDeps,
@@ -21,6 +22,9 @@ export async function cancelJob(
 ): Promise<Job> {
   const job = await deps.store.getJob(jobId);
   if (!job) throw new NotFoundError('JobNotFound', `No job with id ${jobId}`);
+  // A repeated cancel (a client retrying after a timeout) gets the cancelled job, not an error, and finishes
+  // effects a crash may have cut short.
+  if (job.state === JobState.Cancelled) return job.effectsPending ? runCompletionEffects(deps, job) : job;
   if (isTerminal(job.state)) {
     throw new ConflictError('JobFinished', `Job ${jobId} already ended as ${job.state}; nothing to cancel`, {
       details: { state: job.state },
