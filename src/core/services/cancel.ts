@@ -8,8 +8,11 @@ import { completionPatch, runCompletionEffects } from './effects.js';
 import { updateJobWith } from './update-job.js';
 
 /**
- * Cancels a job in any non-terminal state. A job that is running has its executor job terminated first; one in the
- * middle of being submitted is marked so that the dispatcher terminates what it submitted.
+ * Cancels a job in any non-terminal state. A job that is running has its executor job terminated first. A job in
+ * the middle of being submitted (SUBMITTING) is only marked `cancelRequested` and returned as it is: the dispatcher
+ * that claimed it owns it (and maybe its slot) until it records the submission, so that dispatcher completes the
+ * cancel (terminating what it submitted, giving its slot back), or the reconciler does if it died. Counters and
+ * slots stay exact under any interleaving (test/unit/cancel-property.test.ts).
  *
  * @throws NotFoundError unknown job
  * @throws ConflictError `JobFinished` when the job already ended otherwise (cancelling a CANCELLED job again answers
@@ -39,6 +42,13 @@ export async function cancelJob(
     (current) => {
       if (isTerminal(current.state)) return undefined;
       const now = deps.clock.now();
+      // A job being submitted belongs to the dispatcher that claimed it (it may be taking its slot right now):
+      // mark it, and that dispatcher completes the cancel, terminating whatever it submitted.
+      if (current.state === JobState.Submitting) {
+        return current.cancelRequested
+          ? undefined
+          : patchJob(current, now, { cancelRequested: true, statusReason: reason });
+      }
       return transitionJob(
         patchJob(current, now, { cancelRequested: true }),
         JobState.Cancelled,
@@ -49,6 +59,11 @@ export async function cancelJob(
     },
     job,
   );
+  const settled = outcome.changed ? outcome.after : outcome.job;
+  if (settled.state === JobState.Submitting && settled.cancelRequested) {
+    deps.log.info('Cancel requested while the job is being submitted', { jobId });
+    return settled;
+  }
   if (!outcome.changed) {
     if (outcome.job.state === JobState.Cancelled) return outcome.job;
     throw new ConflictError(

@@ -2,7 +2,7 @@ import type { ExecutionHandle } from '../../ports/executor.js';
 import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
 import { ErrorKind, errorKindOf, serializeError } from '../errors.js';
-import type { Job } from '../job.js';
+import type { Job, JobPatch } from '../job.js';
 import { transitionJob, withAttempt } from '../job.js';
 import { jobEnvironment } from '../job-environment.js';
 import { executorJobName } from '../job-name.js';
@@ -75,11 +75,15 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
   crashPoint(deps, CrashPoint.DispatchAfterClaim);
 
   if (!(await deps.store.acquireSlot(queueSlotCounter(job.queue), limit))) {
-    await updateJobWith(deps, job.id, (current) =>
-      current.state === JobState.Submitting
-        ? transitionJob(current, JobState.Queued, deps.clock.now(), { holdsSlot: false }, 'no free slot')
-        : undefined,
+    const undone = await updateJobWith(deps, job.id, (current) =>
+      current.state !== JobState.Submitting
+        ? undefined
+        : current.cancelRequested
+          ? cancelWhileSubmitting(current, deps.clock.now(), { holdsSlot: false, slotReleasePending: false })
+          : transitionJob(current, JobState.Queued, deps.clock.now(), { holdsSlot: false }, 'no free slot'),
     );
+    if (undone.changed && undone.after.state === JobState.Cancelled)
+      await runCompletionEffects(deps, undone.after);
     return 'full';
   }
 
@@ -111,6 +115,20 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
     if (current.state !== JobState.Submitting || current.executorJobId === handle.executorJobId)
       return undefined;
     const now = deps.clock.now();
+    if (current.cancelRequested) {
+      // Cancelled while we were submitting: we complete it (our slot goes back with the completion effects).
+      return cancelWhileSubmitting(current, now, {
+        attempt,
+        executorJobId: handle.executorJobId,
+        attempts: withAttempt(current, {
+          attempt,
+          executorJobId: handle.executorJobId,
+          submittedAt: now.toISOString(),
+          outcome: 'CANCELLED',
+        }),
+        ...completionPatch(current),
+      });
+    }
     return transitionJob(current, JobState.Submitted, now, {
       attempt,
       executorJobId: handle.executorJobId,
@@ -131,6 +149,7 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
   if (job.state === JobState.Cancelled || job.cancelRequested) {
     // Cancelled while we were submitting: the executor job must not run.
     await deps.executor.terminate(handle.executorJobId, 'Cancelled by user during submission');
+    if (recorded.changed && job.effectsPending) job = await runCompletionEffects(deps, job);
   }
   deps.log.info('Job released to executor', { jobId: job.id, executorJobId: handle.executorJobId, attempt });
   return 'released';
@@ -143,6 +162,7 @@ async function handleSubmitError(deps: OffpeakDeps, job: Job, error: unknown): P
   const outcome = await updateJobWith(deps, job.id, (current) => {
     if (current.state !== JobState.Submitting) return undefined;
     const now = deps.clock.now();
+    if (current.cancelRequested) return cancelWhileSubmitting(current, now, completionPatch(current));
     if (permanent) {
       return transitionJob(
         current,
@@ -161,6 +181,10 @@ async function handleSubmitError(deps: OffpeakDeps, job: Job, error: unknown): P
     );
   });
   if (!outcome.changed) return 'lost';
+  if (outcome.after.state === JobState.Cancelled) {
+    await runCompletionEffects(deps, outcome.after);
+    return 'failed';
+  }
   if (permanent) {
     await runCompletionEffects(deps, outcome.after);
     return 'failed';
@@ -168,6 +192,18 @@ async function handleSubmitError(deps: OffpeakDeps, job: Job, error: unknown): P
   await deps.store.releaseSlot(queueSlotCounter(job.queue));
   // Transient (throttling, outage): stop this pass; the job keeps its place and the next pass retries it.
   return 'full';
+}
+
+/** SUBMITTING → CANCELLED for a cancel requested while the job was being submitted (see `cancelJob`). */
+export function cancelWhileSubmitting(job: Job, now: Date, patch: JobPatch): Job {
+  const reason = job.statusReason ?? 'Cancelled by user';
+  return transitionJob(
+    job,
+    JobState.Cancelled,
+    now,
+    { effectsPending: true, ...patch, statusReason: reason },
+    `${reason} (while being submitted)`,
+  );
 }
 
 /** Re-queues a RETRY_WAIT job whose backoff is over. Returns the job, requeued or not. */

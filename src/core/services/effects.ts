@@ -34,12 +34,12 @@ export function completionPatch(job: Job): Pick<Job, 'holdsSlot' | 'effectsPendi
 
 /**
  * Runs the effects of a job's arrival in a terminal state or RETRY_WAIT, then clears `effectsPending`.
- * Safe to run again (a redelivered message, the reconciler): each effect is idempotent or harmless twice, except
- * the slot release, which the reconciler's recount corrects if a crash repeats it.
+ * Safe to run again (a redelivered message, the reconciler): each effect is idempotent or harmless twice, and the
+ * slot release happens once (see `releaseOwnedSlot`).
  */
 export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise<Job> {
   if (!job.effectsPending) return job;
-  if (job.slotReleasePending) await deps.store.releaseSlot(queueSlotCounter(job.queue));
+  if (job.slotReleasePending) await releaseOwnedSlot(deps, job);
   crashPoint(deps, CrashPoint.EffectsAfterSlotRelease);
   // Reliability (issue 6): a job that failed for good is dead-lettered, with its context, before anything else
   // learns of the failure; recording is idempotent (one dead letter per job and attempt).
@@ -71,6 +71,21 @@ export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise
   );
   deps.log.info('Completion effects done', { jobId: job.id, state: job.state });
   return outcome.changed ? outcome.after : outcome.job;
+}
+
+/**
+ * Returns the slot a job gave up, exactly once: the release is claimed by a conditional write that clears
+ * `slotReleasePending`, so two writers that both see it pending (these effects and a retry release, say) never
+ * both give it back. A crash between the claim and the release leaves the slot taken (never over-admits) until the
+ * reconciler's recount gives it back.
+ */
+async function releaseOwnedSlot(deps: OffpeakDeps, job: Job): Promise<void> {
+  const claim = await updateJobWith(deps, job.id, (current) =>
+    current.slotReleasePending
+      ? patchJob(current, deps.clock.now(), { slotReleasePending: false })
+      : undefined,
+  );
+  if (claim.changed) await deps.store.releaseSlot(queueSlotCounter(job.queue));
 }
 
 export function clampDelaySeconds(delayMs: number): number {

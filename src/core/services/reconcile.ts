@@ -5,10 +5,11 @@ import { serializeError } from '../errors.js';
 import type { Job } from '../job.js';
 import { transitionJob } from '../job.js';
 import { executorJobName } from '../job-name.js';
-import { activeStates, JobState } from '../job-state.js';
+import { activeStates, isTerminal, JobState } from '../job-state.js';
+import { cancelJob } from './cancel.js';
 import { evaluateWaitingJob } from './dependencies.js';
-import { releaseRetry } from './dispatch.js';
-import { runCompletionEffects } from './effects.js';
+import { cancelWhileSubmitting, releaseRetry } from './dispatch.js';
+import { completionPatch, runCompletionEffects } from './effects.js';
 import { RepairKind, recordRepair } from './repairs.js';
 import { queueSlotCounter } from './slots.js';
 import { applyExecutorUpdate } from './track.js';
@@ -87,20 +88,34 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
             detail: `executor job ${latest.executorJobId} (${latest.status}) found by name; now ${outcome.to}`,
           });
         }
+        // A cancel requested while it was being submitted, which its dead dispatcher never completed.
+        const adopted = await deps.store.getJob(job.id);
+        if (adopted?.cancelRequested && !isTerminal(adopted.state)) {
+          await cancelJob(deps, job.id, adopted.statusReason ?? 'Cancelled by user');
+        }
         return;
       }
       const outcome = await updateJobWith(deps, job.id, (current) =>
-        current.state === JobState.Submitting && current.version === job.version
-          ? transitionJob(
-              current,
-              JobState.Queued,
-              deps.clock.now(),
-              { holdsSlot: false },
-              'reconciler: submit never reached the executor',
-            )
-          : undefined,
+        current.state !== JobState.Submitting || current.version !== job.version
+          ? undefined
+          : current.cancelRequested
+            ? cancelWhileSubmitting(current, deps.clock.now(), completionPatch(current))
+            : transitionJob(
+                current,
+                JobState.Queued,
+                deps.clock.now(),
+                { holdsSlot: false },
+                'reconciler: submit never reached the executor',
+              ),
       );
-      if (outcome.changed) {
+      if (outcome.changed && outcome.after.state === JobState.Cancelled) {
+        await runCompletionEffects(deps, outcome.after);
+        summary.requeued++;
+        await recordRepair(deps, RepairKind.RequeuedStuckSubmit, {
+          jobId: job.id,
+          detail: `SUBMITTING since ${job.stateChangedAt} with a cancel requested; cancelled`,
+        });
+      } else if (outcome.changed) {
         if (job.holdsSlot) await deps.store.releaseSlot(queueSlotCounter(job.queue));
         summary.requeued++;
         await recordRepair(deps, RepairKind.RequeuedStuckSubmit, {
