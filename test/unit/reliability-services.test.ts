@@ -660,3 +660,35 @@ describe('crash points', () => {
     expect(deps.events.events.map((e) => e.detailType)).toEqual(['Job Failed']);
   });
 });
+
+describe('cancel while the job is being submitted', () => {
+  it('marks it; the dispatcher that claimed it completes the cancel and terminates what it submitted', async () => {
+    const job = await submit({ type: 'once' });
+    // The dispatcher claims the job, then "pauses" (crash point) before taking its slot.
+    deps.crashPoints.armed.add(CrashPoint.DispatchAfterSlot);
+    await expect(dispatchQueue(deps, 'normal')).rejects.toBeInstanceOf(SimulatedCrash);
+    expect((await reload(job.id)).state).toBe('SUBMITTING');
+    const answered = await cancelJob(deps, job.id);
+    expect(answered).toMatchObject({ state: 'SUBMITTING', cancelRequested: true });
+    expect(await cancelJob(deps, job.id)).toMatchObject({ state: 'SUBMITTING', cancelRequested: true });
+
+    // Its dispatcher was killed there: the reconciler finds it SUBMITTING with nothing at the executor.
+    deps.clock.advance(deps.settings.submittingTimeoutMs + 1000);
+    await reconcile(deps);
+    expect(await reload(job.id)).toMatchObject({ state: 'CANCELLED', holdsSlot: false, effectsPending: false });
+    expect((await deps.store.slotUsage(queueSlotCounter('normal'))).used).toBe(0);
+    expect(deps.events.events.map((e) => e.detailType)).toEqual(['Job Cancelled']);
+  });
+
+  it('the reconciler cancels (and terminates) a job whose dispatcher died after submitting it', async () => {
+    const job = await submit({ type: 'once' });
+    deps.crashPoints.armed.add(CrashPoint.DispatchAfterSubmit);
+    await expect(dispatchQueue(deps, 'normal')).rejects.toBeInstanceOf(SimulatedCrash);
+    await cancelJob(deps, job.id);
+    deps.clock.advance(deps.settings.submittingTimeoutMs + 1000);
+    expect((await reconcile(deps)).adopted).toBe(1);
+    expect(await reload(job.id)).toMatchObject({ state: 'CANCELLED', executorJobId: 'exec-1' });
+    expect(deps.executor.terminated).toEqual(['exec-1']);
+    expect((await deps.store.slotUsage(queueSlotCounter('normal'))).used).toBe(0);
+  });
+});
