@@ -84,6 +84,9 @@ export class OffpeakProcessing extends Construct {
       entry: lambdaEntry('tracker'),
       description: 'Offpeak tracker: applies AWS Batch job state changes',
       timeout: queueConsumers.events.timeout,
+      // Reads a failed attempt's retry marker and, for a final failure, its log tail (dead letter).
+      bucket: { read: [BucketPrefixes.outputs] },
+      jobLogs: true,
     });
     this.tracker.useQueue(EnvVars.eventsQueueUrl, queues.eventsQueue, 'consume');
     this.tracker.function.addEventSource(
@@ -94,8 +97,12 @@ export class OffpeakProcessing extends Construct {
       entry: lambdaEntry('reconciler'),
       description: 'Offpeak reconciler: repairs jobs stuck in a state from the store and AWS Batch',
       timeout: Duration.seconds(60),
-      // Finds orphans by name (ListJobs) and checks stale jobs (DescribeJobs).
-      batch: { read: true },
+      // Finds orphans by name (ListJobs) and checks stale jobs (DescribeJobs); terminates a job RUNNABLE too long
+      // (runnableTimeoutAction fail) or cancelled while being submitted. Applies lost state changes like the
+      // tracker: retry markers and log tails.
+      batch: { read: true, terminate: true },
+      bucket: { read: [BucketPrefixes.outputs] },
+      jobLogs: true,
     });
 
     // One rule, two targets: both runs are idempotent, and a missed tick is made up by the next one.
