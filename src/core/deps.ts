@@ -42,6 +42,13 @@ export interface Settings {
    * @default 'alert'
    */
   readonly runnableTimeoutAction: 'alert' | 'fail';
+  /**
+   * Completion effects still pending this long after the state write are completed by the reconciler (a crash
+   * cut them short). @default 60_000 (1 minute); 0 right after a restart, when nothing else can be running them
+   */
+  readonly effectsGraceMs?: number;
+  /** WAITING jobs older than this are re-checked against their dependencies (a lost wake-up). @default 60_000 */
+  readonly waitingCheckMs?: number;
 }
 
 export const defaultSettings: Settings = {
@@ -51,6 +58,8 @@ export const defaultSettings: Settings = {
   dispatchBatchSize: 100,
   runnableTimeoutMs: 60 * 60_000,
   runnableTimeoutAction: 'alert',
+  effectsGraceMs: 60_000,
+  waitingCheckMs: 60_000,
 };
 
 /** Everything the core services need, injected by a Lambda handler or the local service. */

@@ -17,6 +17,8 @@ export const SettingsOverridesSchema = z
     dispatchBatchSize: z.number().int().min(1).max(10_000).optional(),
     runnableTimeoutMs: z.number().int().min(0).optional(),
     runnableTimeoutAction: z.enum(['alert', 'fail']).optional(),
+    effectsGraceMs: z.number().int().min(0).optional(),
+    waitingCheckMs: z.number().int().min(0).optional(),
   })
   .strict() satisfies z.ZodType<Partial<Settings>>;
 export type SettingsOverrides = z.infer<typeof SettingsOverridesSchema>;

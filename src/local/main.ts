@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { catalogData as defaultCatalogData } from '../../config/offpeak.config.js';
@@ -7,6 +7,7 @@ import type { CatalogData } from '../core/catalog.js';
 import type { Job } from '../core/job.js';
 import { isTerminal } from '../core/job-state.js';
 import { consoleLog, type LogLevel } from './console-log.js';
+import { type FaultConfig, parseFaultSpec } from './faults.js';
 import { type LocalService, startLocalService } from './service.js';
 
 /** The port `npm start` listens on unless told otherwise. */
@@ -21,6 +22,8 @@ export interface MainOptions {
   readonly logLevel: LogLevel;
   readonly jsonLogs: boolean;
   readonly hello: boolean;
+  /** Fault injection for reliability testing (see src/local/faults.ts). */
+  readonly faults?: FaultConfig;
 }
 
 /** `npm start [-- options]`: the command line, parsed. */
@@ -59,6 +62,20 @@ export function parseArgs(argv: readonly string[]): MainOptions {
     )
     .addOption(new Option('--json-logs', 'log JSON lines instead of text').default(false))
     .addOption(new Option('--no-hello', 'do not submit the welcome hello job at start'))
+    .addOption(
+      new Option(
+        '--faults <spec>',
+        'fault injection for testing, comma-separated: duplicate, shuffle, drop-events=<fraction>, ' +
+          'dynamo-throttle=<fraction>, sqs-throttle=<fraction>, batch-throttle=<fraction>, ' +
+          'crash=<point>[|<point>…]@<probability> (or crash=any@<p>), seed=<int>; see docs/reliability.md',
+      ).argParser((value) => {
+        try {
+          return parseFaultSpec(value);
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message.replace(/^Invalid --faults: /, ''));
+        }
+      }),
+    )
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse([...argv], { from: 'user' });
@@ -88,6 +105,9 @@ export async function main(
       dispatchIntervalMs: options.dispatchInterval * 1000,
       reconcileIntervalMs: options.reconcileInterval * 1000,
       log,
+      ...(options.faults
+        ? { faults: options.faults, faultStatsFile: join(options.dataDir, 'fault-stats.json') }
+        : {}),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {

@@ -245,7 +245,13 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     // Everything a previous process was running is gone with it: repair now, before new work arrives.
     const startupDeps: OffpeakDeps = {
       ...tickDeps,
-      settings: { ...deps.settings, staleActiveMs: 0, submittingTimeoutMs: 0 },
+      settings: {
+        ...deps.settings,
+        staleActiveMs: 0,
+        submittingTimeoutMs: 0,
+        effectsGraceMs: 0,
+        waitingCheckMs: 0,
+      },
     };
     // (The handler logs what it repaired, as "Reconciler pass".)
     await invokeScheduled(

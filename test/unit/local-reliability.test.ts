@@ -13,6 +13,7 @@ import { FileLogReader } from '../../src/local/file-log-reader.js';
 import { FileRetryMarkers } from '../../src/local/file-retry-markers.js';
 import { localLogFile } from '../../src/local/local-executor.js';
 import { LogMetrics } from '../../src/local/log-metrics.js';
+import { parseArgs } from '../../src/local/main.js';
 import { SqsPoller } from '../../src/local/sqs-poller.js';
 import { RecordingExecutor } from './support/fakes.js';
 
@@ -114,6 +115,28 @@ describe('parseFaultSpec (npm start -- --faults …)', () => {
     expect(() => parseFaultSpec('crash=dispatch:after-submit')).toThrow(
       /crash needs points and a probability/,
     );
+  });
+});
+
+describe('npm start -- --faults', () => {
+  it('parses the fault spec of the command line, and is off without it', () => {
+    expect(parseArgs(['--faults', 'duplicate,dynamo-throttle=0.2']).faults).toMatchObject({
+      duplicateMessages: true,
+      dynamoThrottle: 0.2,
+    });
+    expect(parseArgs([]).faults).toBeUndefined();
+  });
+
+  it('refuses a bad spec with the reason', () => {
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => stderr.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      expect(() => parseArgs(['--faults', 'crash=nowhere@0.5'])).toThrow();
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(stderr.join('')).toMatch(/--faults.*crash\.points/s);
   });
 });
 

@@ -186,7 +186,8 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     });
   }
 
-  for (const job of await deps.store.jobsInStateSince(JobState.Waiting, new Date(now - 60_000), PAGE)) {
+  const waitingAfter = deps.settings.waitingCheckMs ?? 60_000;
+  for (const job of await deps.store.jobsInStateSince(JobState.Waiting, new Date(now - waitingAfter), PAGE)) {
     await guard(job, async () => {
       const after = await evaluateWaitingJob(deps, job.id);
       if (after && after.state !== JobState.Waiting) {
@@ -201,10 +202,10 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
 
   for (const state of [JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.Skipped]) {
     // Completion effects a crash cut short. Effects run within seconds of the state write, so only jobs that
-    // ended between one hour and one minute ago are looked at.
+    // ended between one hour and `effectsGraceMs` (a minute) ago are looked at.
     const recent = await deps.store.jobsInStateSince(
       state,
-      new Date(now - 60_000),
+      new Date(now - (deps.settings.effectsGraceMs ?? 60_000)),
       1000,
       new Date(now - 3_600_000),
     );
