@@ -602,6 +602,19 @@ describe('reconciler repairs', () => {
     expect(deps.metrics.total('ReconcilerRepairs', { repair: 'requeued-stuck-submit' })).toBe(1);
   });
 
+  it('releases a retry whose release message was lost, once its grace is over (not while the message may come)', async () => {
+    const waiting = await fail(await running(), 1);
+    deps.dispatchQueue.messages.length = 0; // the delayed release message is lost
+    deps.clock.advance(Date.parse(waiting.retryAt!) - deps.clock.now().getTime() + 1000);
+    expect((await reconcile(deps)).retriesReleased).toBe(0);
+    deps.clock.advance(deps.settings.effectsGraceMs ?? 60_000);
+    expect((await reconcile(deps)).retriesReleased).toBe(1);
+    expect(await reload(waiting.id)).toMatchObject({
+      state: 'QUEUED',
+      repairs: [expect.objectContaining({ repair: 'released-retry' })],
+    });
+  });
+
   it('releases a QUEUED job whose nudge was lost on the next scheduled dispatcher pass', async () => {
     const job = await submit({ type: 'once' });
     deps.dispatchQueue.messages.length = 0; // the nudge never arrives
@@ -675,7 +688,11 @@ describe('cancel while the job is being submitted', () => {
     // Its dispatcher was killed there: the reconciler finds it SUBMITTING with nothing at the executor.
     deps.clock.advance(deps.settings.submittingTimeoutMs + 1000);
     await reconcile(deps);
-    expect(await reload(job.id)).toMatchObject({ state: 'CANCELLED', holdsSlot: false, effectsPending: false });
+    expect(await reload(job.id)).toMatchObject({
+      state: 'CANCELLED',
+      holdsSlot: false,
+      effectsPending: false,
+    });
     expect((await deps.store.slotUsage(queueSlotCounter('normal'))).used).toBe(0);
     expect(deps.events.events.map((e) => e.detailType)).toEqual(['Job Cancelled']);
   });
@@ -690,5 +707,38 @@ describe('cancel while the job is being submitted', () => {
     expect(await reload(job.id)).toMatchObject({ state: 'CANCELLED', executorJobId: 'exec-1' });
     expect(deps.executor.terminated).toEqual(['exec-1']);
     expect((await deps.store.slotUsage(queueSlotCounter('normal'))).used).toBe(0);
+  });
+});
+
+describe('a slow dispatcher never runs an attempt twice', () => {
+  it('does not submit on a claim older than half the submitting timeout (the reconciler may re-queue it)', async () => {
+    const job = await submit({ type: 'once' });
+    const acquire = deps.store.acquireSlot.bind(deps.store);
+    deps.store.acquireSlot = async (counter, limit) => {
+      deps.clock.advance(deps.settings.submittingTimeoutMs); // throttled for that long
+      return acquire(counter, limit);
+    };
+    await dispatchQueue(deps, 'normal');
+    expect(deps.executor.submitted).toEqual([]);
+    expect(await reload(job.id)).toMatchObject({ state: 'QUEUED', holdsSlot: false, attempt: 0 });
+    expect((await deps.store.slotUsage(queueSlotCounter('normal'))).used).toBe(0);
+  });
+
+  it('terminates what it submitted when its claim was taken meanwhile (re-queued and claimed again)', async () => {
+    const job = await submit({ type: 'once' });
+    const submitting = deps.executor.submit.bind(deps.executor);
+    deps.executor.submit = async (request) => {
+      // While this submit is slow, the reconciler re-queued the claim and another pass claimed it again.
+      const current = (await deps.store.getJob(job.id))!;
+      deps.clock.advance(1000);
+      await deps.store.updateJob(
+        { ...current, stateChangedAt: deps.clock.now().toISOString() },
+        current.version,
+      );
+      return submitting(request);
+    };
+    await dispatchQueue(deps, 'normal');
+    expect(deps.executor.terminated).toEqual(['exec-1']);
+    expect((await reload(job.id)).executorJobId).toBeUndefined();
   });
 });

@@ -88,6 +88,22 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
   }
 
   crashPoint(deps, CrashPoint.DispatchAfterSlot);
+  // The reconciler re-queues a claim older than submittingTimeoutMs: never submit on a claim that old, or the job
+  // could run twice (this pass was slow: throttling, retries). Half the timeout leaves room for the submit itself.
+  if (deps.clock.now().getTime() - Date.parse(job.stateChangedAt) > deps.settings.submittingTimeoutMs / 2) {
+    const undone = await updateJobWith(deps, job.id, (current) =>
+      current.state === JobState.Submitting && current.stateChangedAt === job.stateChangedAt
+        ? current.cancelRequested
+          ? cancelWhileSubmitting(current, deps.clock.now(), completionPatch(current))
+          : transitionJob(current, JobState.Queued, deps.clock.now(), { holdsSlot: false }, 'claim too old')
+        : undefined,
+    );
+    if (undone.changed && undone.after.state === JobState.Cancelled)
+      await runCompletionEffects(deps, undone.after);
+    else if (undone.changed) await deps.store.releaseSlot(queueSlotCounter(job.queue));
+    deps.log.warn('Dispatch claim too old; released for a later pass', { jobId: job.id });
+    return 'full';
+  }
   const type = deps.catalog.jobType(job.type);
   const attempt = job.attempt + 1;
   let handle: ExecutionHandle;
@@ -111,8 +127,14 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
   }
   crashPoint(deps, CrashPoint.DispatchAfterSubmit);
 
+  const claimedAt = job.stateChangedAt;
   const recorded = await updateJobWith(deps, job.id, (current) => {
-    if (current.state !== JobState.Submitting || current.executorJobId === handle.executorJobId)
+    // Only our own claim is ours to record (the reconciler may have re-queued it and another pass claimed it).
+    if (
+      current.state !== JobState.Submitting ||
+      current.stateChangedAt !== claimedAt ||
+      current.executorJobId === handle.executorJobId
+    )
       return undefined;
     const now = deps.clock.now();
     if (current.cancelRequested) {
@@ -146,6 +168,18 @@ async function releaseJob(deps: OffpeakDeps, candidate: Job, limit: number): Pro
     });
   });
   job = recorded.changed ? recorded.after : recorded.job;
+  if (!recorded.changed && job.executorJobId !== handle.executorJobId) {
+    // Our claim was taken from us while we submitted: what we submitted must not run beside the job's real attempt.
+    await deps.executor.terminate(
+      handle.executorJobId,
+      'Superseded: the job was claimed again during a slow submit',
+    );
+    deps.log.warn('Dispatch superseded; its executor job terminated', {
+      jobId: job.id,
+      executorJobId: handle.executorJobId,
+    });
+    return 'lost';
+  }
   if (job.state === JobState.Cancelled || job.cancelRequested) {
     // Cancelled while we were submitting: the executor job must not run.
     await deps.executor.terminate(handle.executorJobId, 'Cancelled by user during submission');

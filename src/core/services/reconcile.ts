@@ -174,7 +174,8 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
 
   for (const job of await deps.store.jobsInStateSince(JobState.RetryWait, new Date(now), PAGE)) {
     await guard(job, async () => {
-      if (job.retryAt && Date.parse(job.retryAt) > now) return;
+      // Its release message is due at retryAt: give it the same grace as effects before calling it lost.
+      if (job.retryAt && Date.parse(job.retryAt) > now - (deps.settings.effectsGraceMs ?? 60_000)) return;
       const released = await releaseRetry(deps, job.id);
       if (released?.state === JobState.Queued) {
         summary.retriesReleased++;
