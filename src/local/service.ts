@@ -24,6 +24,7 @@ import { type Emulators, startEmulators } from './emulators.js';
 import { type FaultConfigInput, FaultInjector, type FaultStats } from './faults.js';
 import { FileLogReader } from './file-log-reader.js';
 import { FileRetryMarkers } from './file-retry-markers.js';
+import { healIndexes } from './heal-indexes.js';
 import { startHttpServer } from './http-server.js';
 import { createLambdaContext, type LambdaHandler, LocalAws } from './lambda-context.js';
 import { LocalEventBus } from './local-event-bus.js';
@@ -132,7 +133,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   };
 
   try {
-    const unlock = await lockDataDir(dataDir);
+    const { unlock, unclean } = await lockDataDir(dataDir);
     cleanup.push(unlock);
     const emulators = await startEmulators({ dataDir: resolve(dataDir, 'dynamodb') });
     cleanup.push(() => emulators.stop());
@@ -164,6 +165,11 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
       maxReceiveCount: options.maxReceiveCount ?? 5,
     });
+    if (unclean) {
+      // The previous process died without stopping (a crash): dynalite may have half-written some index entries.
+      const healed = await healIndexes(clients.dynamodb, resources.tableName);
+      log.warn('Local service did not stop cleanly last time; table indexes checked', { ...healed });
+    }
     const restoreOffpeakEnv = setEnvironment({
       [EnvVars.table]: resources.tableName,
       [EnvVars.bucket]: resources.bucketName,
@@ -504,23 +510,28 @@ function setEnvironment(values: Record<string, string>): () => void {
 
 /**
  * One service per data directory: dynalite's LevelDB cannot be shared, and a second opener crashes on its first
- * request. A lock file with our pid says who holds it; a lock left by a process that is gone is taken over.
- * @returns a function that releases the lock.
+ * request. A lock file with our pid says who holds it; a lock left by a process that is gone is taken over, and
+ * says that process did not stop cleanly.
+ * @returns a function that releases the lock, and whether the last service on this directory crashed.
  */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+async function lockDataDir(
+  dataDir: string,
+): Promise<{ readonly unlock: () => Promise<void>; readonly unclean: boolean }> {
   if (lockedHere.has(dataDir))
     throw new Error(`A local service in this process is already using ${dataDir}.`);
   await mkdir(dataDir, { recursive: true });
   const file = join(dataDir, 'service.pid');
+  let unclean = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
       lockedHere.add(dataDir);
-      return async () => {
+      const unlock = async () => {
         lockedHere.delete(dataDir);
         if ((await readFile(file, 'utf8').catch(() => '')).trim() === String(process.pid))
           await rm(file, { force: true });
       };
+      return { unlock, unclean };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
@@ -529,7 +540,8 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
           `Another Offpeak local service (pid ${holder}) is using ${dataDir}. Stop it, or pass another --data-dir.`,
         );
       }
-      await rm(file, { force: true }); // stale: its process is gone
+      await rm(file, { force: true }); // stale: its process is gone, without a clean stop
+      unclean = true;
     }
   }
   throw new Error(`Could not lock ${dataDir}`);
