@@ -82,7 +82,7 @@ describe('dead letters over HTTP (local service)', () => {
     });
     const failed = await until(
       () => job(submitted.id),
-      (j) => isTerminal(j.state),
+      (j) => isTerminal(j.state) && !j.effectsPending, // then the effects record the dead letter
     );
     expect(failed).toMatchObject({ state: 'FAILED', deadLetterId: `job-${submitted.id}-1` });
 
@@ -107,7 +107,7 @@ describe('dead letters over HTTP (local service)', () => {
     });
     const again = await until(
       () => job(submitted.id),
-      (j) => j.attempt === 2 && isTerminal(j.state),
+      (j) => j.attempt === 2 && isTerminal(j.state) && !j.effectsPending,
     );
     expect(again).toMatchObject({
       state: 'FAILED',

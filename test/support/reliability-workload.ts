@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAwsClients } from '../../src/aws/clients.js';
@@ -175,9 +175,12 @@ export class ServiceProcess {
     this.#child = child;
     this.starts++;
     let stderr = '';
+    const log = createWriteStream(join(this.options.dataDir, 'service-stderr.log'), { flags: 'a' });
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
+      log.write(d);
     });
+    child.once('exit', () => log.end());
     this.#url = await new Promise<string>((resolveUrl, reject) => {
       let out = '';
       const onData = (d: Buffer) => {
@@ -578,6 +581,21 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     ...(scenario.faults ? { faults: scenario.faults } : {}),
   });
   const submissions = new Submissions();
+  try {
+    return await drive(scenario, plan, service, submissions, started);
+  } finally {
+    // Never leave a service behind, whatever failed.
+    await service.kill();
+  }
+}
+
+async function drive(
+  scenario: Scenario,
+  plan: readonly PlannedJob[],
+  service: ServiceProcess,
+  submissions: Submissions,
+  started: number,
+): Promise<ScenarioResult> {
   const url = () => service.currentUrl;
   let kills = 0;
   let stopping = false;
@@ -591,6 +609,7 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     }
   })();
   const submitting = submitAll(plan, url, submissions, { paceMs: scenario.paceMs ?? 0, deadlineMs: 600_000 });
+  submitting.catch(() => undefined); // awaited below; not an unhandled rejection while the kills go on
   const [minGap, maxGap] = scenario.killGapMs ?? [800, 2500];
   for (let k = 0; k < (scenario.kills ?? 0); k++) {
     await pause(minGap + Math.random() * (maxGap - minGap));
@@ -598,11 +617,14 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     await service.kill();
     kills++;
   }
-  await submitting;
-  while (!service.running) await pause(50);
-  await waitAllTerminal(url, plan.length, scenario.settleMs ?? 180_000);
-  stopping = true;
-  await keeper;
+  try {
+    await submitting;
+    while (!service.running) await pause(50);
+    await waitAllTerminal(url, plan.length, scenario.settleMs ?? 180_000);
+  } finally {
+    stopping = true;
+    await keeper;
+  }
   await service.stop();
   const persisted = await readPersisted(scenario.dataDir, workloadCatalog);
   let faults: FaultStats | undefined;
