@@ -33,9 +33,7 @@ export async function cancelJob(
       details: { state: job.state },
     });
   }
-  if ((job.state === JobState.Submitted || job.state === JobState.Running) && job.executorJobId) {
-    await deps.executor.terminate(job.executorJobId, reason);
-  }
+  for (const executorJobId of executorJobsToStop(job)) await deps.executor.terminate(executorJobId, reason);
   const outcome = await updateJobWith(
     deps,
     jobId,
@@ -75,10 +73,21 @@ export async function cancelJob(
     );
   }
   // It may have moved on (e.g. SUBMITTED) between our read and our write: terminate what it runs now.
-  if (outcome.before.executorJobId && outcome.before.executorJobId !== job.executorJobId) {
-    await deps.executor.terminate(outcome.before.executorJobId, reason);
+  const stopped = new Set(executorJobsToStop(job));
+  for (const executorJobId of executorJobsToStop(outcome.before)) {
+    if (!stopped.has(executorJobId)) await deps.executor.terminate(executorJobId, reason);
   }
   crashPoint(deps, CrashPoint.CancelAfterWrite);
   deps.log.info('Job cancelled', { jobId, from: outcome.before.state });
   return runCompletionEffects(deps, outcome.after);
+}
+
+/**
+ * The executor jobs a cancel must terminate: what the job runs as now. The one place the cancel path learns what a
+ * job runs as — a plain job's Batch job today; several array jobs of a chunked job or the jobs of a pipeline step
+ * extend it here.
+ */
+export function executorJobsToStop(job: Job): string[] {
+  const active = job.state === JobState.Submitted || job.state === JobState.Running;
+  return active && job.executorJobId ? [job.executorJobId] : [];
 }
