@@ -30,7 +30,7 @@ describe('FileLogReader', () => {
     const reader = new FileLogReader(dir);
     const file = localLogFile(dir, 'JOB1', 'exec-1');
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n') + '\n');
+    writeFileSync(file, `${Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n')}\n`);
     expect(await reader.tail({ jobId: 'JOB1', jobType: 'hello', executorJobId: 'exec-1' }, 3)).toEqual([
       'line 97',
       'line 98',

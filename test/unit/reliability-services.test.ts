@@ -250,7 +250,7 @@ describe('redrive', () => {
     const dead = await deadJob('flaky');
     // flaky has 3 attempts: fail them all.
     let job = dead;
-    for (let attempt = 1; job.state !== 'FAILED'; attempt++) {
+    while (job.state !== 'FAILED') {
       deps.clock.advance(60_000);
       await releaseRetry(deps, job.id);
       await dispatchQueue(deps, 'normal');
