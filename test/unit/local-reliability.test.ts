@@ -239,3 +239,25 @@ describe('SqsPoller with faults', () => {
     expect({ duplicated, shuffled }).toEqual({ duplicated: 8, shuffled: 1 });
   });
 });
+
+describe('faults cannot be turned on in a deployed stack', () => {
+  it('keeps fault injection out of every Lambda, AWS adapter and core module (nothing there imports src/local)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const root = join(dirname(new URL(import.meta.url).pathname), '../..');
+    const files = (dir: string): string[] =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory()
+          ? files(join(dir, entry.name))
+          : entry.name.endsWith('.ts')
+            ? [join(dir, entry.name)]
+            : [],
+      );
+    const deployed = [...files('lambdas'), ...files('src/aws'), ...files('src/core'), ...files('src/ports')];
+    expect(deployed.length).toBeGreaterThan(40);
+    for (const file of deployed) {
+      const source = readFileSync(join(root, file), 'utf8');
+      expect(source, file).not.toMatch(/from '[^']*\/local\//);
+      expect(source, file).not.toMatch(/OFFPEAK_FAULTS|process\.env\.[A-Z_]*FAULT/);
+    }
+  });
+});
