@@ -22,7 +22,7 @@ import { buildCatalogData, Catalog } from '../src/core/catalog.js';
 import { ChunkCheckpointSchema } from '../src/core/chunk-checkpoint.js';
 import { chunkCheckpointKey } from '../src/core/chunk-plan.js';
 import { ChunkingSpecSchema } from '../src/core/chunking-spec.js';
-import { defaultSettings, silentLog } from '../src/core/deps.js';
+import { defaultSettings } from '../src/core/deps.js';
 import { defineJobType } from '../src/core/job-type.js';
 import { defaultQueues } from '../src/core/queue-spec.js';
 import { SubmitRequestSchema } from '../src/core/requests.js';
@@ -33,10 +33,8 @@ import { WorkerEnv } from '../src/core/worker-env.js';
 import { defaultLocalWorkerCommand } from '../src/local/local-executor.js';
 import { startLocalService } from '../src/local/service.js';
 import { runChunk } from '../src/worker/run-chunk.js';
-import { ManualClock, RecordingBus, RecordingExecutor, RecordingQueue } from '../test/unit/support/fakes.js';
-import { MemoryJobStore } from '../test/unit/support/memory-job-store.js';
+import { type ManualClock, type RecordingExecutor, testDeps } from '../test/unit/support/fakes.js';
 import { MemoryObjectStore } from '../test/unit/support/memory-object-store.js';
-import { MemorySchedulingStore } from '../test/unit/support/memory-scheduling-store.js';
 import type { Benchmark } from './run.js';
 
 const GiB = 1024 ** 3;
@@ -453,19 +451,8 @@ async function packing(): Promise<Row> {
 }
 
 function coreDeps(catalog: Catalog, objects: S3ObjectStore | MemoryObjectStore) {
-  const clock = new ManualClock(new Date());
-  return {
-    store: new MemoryJobStore(() => clock.now()),
-    scheduling: new MemorySchedulingStore(() => clock.now()),
-    catalog,
-    executor: new RecordingExecutor(),
-    events: new RecordingBus(),
-    dispatchQueue: new RecordingQueue(),
-    clock,
-    log: silentLog,
-    settings: defaultSettings,
-    objects,
-  };
+  // The SubmitJob smoother on, as deployed (the packing baseline waits for its tokens).
+  return testDeps({ catalog, objects, settings: defaultSettings });
 }
 
 /** VmHWM (peak resident set) of a process, in bytes; 0 when it cannot be read. */

@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { createDocumentClient } from '../src/aws/clients.js';
+import { DynamoDeadLetterStore } from '../src/aws/dynamo-dead-letter-store.js';
 import { DynamoJobStore } from '../src/aws/dynamo-job-store.js';
 import { DynamoSchedulingStore } from '../src/aws/dynamo-scheduling-store.js';
 import { toJobItem } from '../src/aws/job-item.js';
@@ -294,6 +295,7 @@ function depsOn(
   return {
     store: new DynamoJobStore({ client: documentClient, tableName, queueOrder: () => 'fifo' }),
     scheduling: new DynamoSchedulingStore({ client: documentClient, tableName }),
+    deadLetters: new DynamoDeadLetterStore({ client: documentClient, tableName }),
     catalog,
     executor,
     events: quietBus,

@@ -48,6 +48,7 @@ export function createDispatcherHandler(getDeps: () => OffpeakDeps) {
       };
       return sqsConsumer(getDeps, {
         schema: DispatchMessageSchema,
+        source: 'dispatch',
         sequential: true,
         handle: async (message) => {
           if (message.kind === 'retry-release') await releaseRetry(deps, message.jobId);

@@ -16,6 +16,7 @@ import { sqsConsumer } from './shared/sqs.js';
 export function createTrackerHandler(getDeps: () => OffpeakDeps) {
   const perRecord = sqsConsumer(getDeps, {
     schema: BatchJobStateChangeSchema,
+    source: 'events',
     sequential: true,
     handle: async (event, record, deps) => {
       const outcome = await applyExecutorUpdate(deps, toExecutorJob(event));

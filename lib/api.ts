@@ -6,6 +6,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { apiRoutes } from '../lambdas/api.js';
+import { EnvVars } from '../src/aws/table-schema.js';
 import { BucketPrefixes } from './bucket-layout.js';
 import { coreFunction, type OffpeakRuntime } from './core-function.js';
 import { acknowledge } from './nag.js';
@@ -65,7 +66,13 @@ export class OffpeakApi extends Construct {
       batch: { terminate: true },
       // Submit and dry run check chunked inputs (HEAD, LIST, a 64 KiB sample); dry runs read nothing else.
       bucket: { read: [BucketPrefixes.inputs], write: [BucketPrefixes.payloads] },
+      // Retrying a failed job may complete its dead letter first.
+      jobLogs: true,
     });
+    // A message redrive sends the dead message back to its queue (dispatch is granted to every core function).
+    this.handler
+      .useQueue(EnvVars.intakeQueueUrl, runtime.queues.intakeQueue, 'send')
+      .useQueue(EnvVars.eventsQueueUrl, runtime.queues.eventsQueue, 'send');
 
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
       description: 'Offpeak batch jobs API (IAM authorization)',

@@ -1,4 +1,4 @@
-import type { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { type Duration, type RemovalPolicy, type Size, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { EnvVars } from '../src/aws/table-schema.js';
 import type { CatalogData } from '../src/core/catalog.js';
+import type { SettingsOverrides } from '../src/core/settings.js';
 import { type BatchResources, type BatchUse, OffpeakFunction } from './offpeak-function.js';
 import type { OffpeakQueues } from './queues.js';
 
@@ -21,6 +22,10 @@ export interface OffpeakRuntime {
   readonly logRetention?: logs.RetentionDays;
   /** @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /** Job type name → the log group of its containers (dead letters keep the last lines). @default - none */
+  readonly jobLogGroups?: Readonly<Record<string, logs.ILogGroup>>;
+  /** Core settings overriding the defaults, set as `OFFPEAK_SETTINGS` on every function. @default - none */
+  readonly settings?: SettingsOverrides;
 }
 
 /** What one Lambda needs beyond what every core writer gets. */
@@ -34,6 +39,8 @@ export interface CoreFunctionOptions {
   readonly batch?: BatchUse;
   /** Bucket prefixes it reads and writes. @default - no object access */
   readonly bucket?: { readonly read?: readonly string[]; readonly write?: readonly string[] };
+  /** Reads job logs (`logs:GetLogEvents` on the job log groups): it records job dead letters. @default false */
+  readonly jobLogs?: boolean;
 }
 
 /**
@@ -66,5 +73,17 @@ export function coreFunction(
     .addEnvironment(EnvVars.eventsQueueUrl, runtime.queues.eventsQueue.queueUrl);
   if (options.bucket) fn.useBucket(runtime.bucket, options.bucket);
   else fn.addEnvironment(EnvVars.bucket, runtime.bucket.bucketName);
+  // Reliability (issue 6): job log groups by type (read only where granted) and the deployment's settings.
+  const logGroups = runtime.jobLogGroups ?? {};
+  fn.addEnvironment(
+    EnvVars.jobLogGroups,
+    Stack.of(scope).toJsonString(
+      Object.fromEntries(Object.entries(logGroups).map(([k, g]) => [k, g.logGroupName])),
+    ),
+  );
+  if (options.jobLogs) fn.useJobLogs(Object.values(logGroups));
+  if (runtime.settings && Object.keys(runtime.settings).length > 0) {
+    fn.addEnvironment(EnvVars.settings, JSON.stringify(runtime.settings));
+  }
   return fn;
 }

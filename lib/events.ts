@@ -5,7 +5,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag.js';
-import { DEAD_LETTER_RETENTION } from './queues.js';
+import { DEAD_LETTER_RETENTION, DEAD_LETTER_VISIBILITY_TIMEOUT } from './queues.js';
 
 /** Props of {@link OffpeakEvents}. */
 export interface OffpeakEventsProps {
@@ -49,6 +49,7 @@ export class OffpeakEvents extends Construct {
 
     this.targetDeadLetterQueue = new sqs.Queue(this, 'TargetDeadLetterQueue', {
       retentionPeriod: DEAD_LETTER_RETENTION,
+      visibilityTimeout: DEAD_LETTER_VISIBILITY_TIMEOUT,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });

@@ -2,6 +2,7 @@ export * from './api.js';
 export * from './bucket-layout.js';
 export * from './compute.js';
 export * from './core-function.js';
+export * from './dead-letters.js';
 export * from './events.js';
 export * from './monitoring.js';
 export * from './offpeak.js';

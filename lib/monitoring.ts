@@ -14,6 +14,10 @@ export interface OffpeakMonitoringProps {
   readonly deadLetterQueues: readonly DeadLetterQueue[];
   /** Email addresses subscribed to the alarm topic (each confirms by email). @default - no subscriptions */
   readonly alarmEmails?: readonly string[];
+  /** Metric namespace of Offpeak's own metrics (POWERTOOLS_METRICS_NAMESPACE). @default 'Offpeak' */
+  readonly metricsNamespace?: string;
+  /** The `service` dimension Powertools adds to every metric (POWERTOOLS_SERVICE_NAME). @default 'offpeak' */
+  readonly serviceName?: string;
 }
 
 /**
@@ -26,6 +30,12 @@ export class OffpeakMonitoring extends Construct {
   readonly topicKey: kms.Key;
   /** DLQ name → its alarm. */
   readonly deadLetterAlarms: Readonly<Record<string, cloudwatch.Alarm>>;
+  /** Fires when a job lands in the dead letters (it failed its last attempt): metric `DeadLetters`, kind `job`. */
+  readonly jobDeadLetterAlarm: cloudwatch.Alarm;
+  /** Fires when a message is recorded as a dead letter (poison, or past maxReceiveCount): kind `message`. */
+  readonly messageDeadLetterAlarm: cloudwatch.Alarm;
+  /** Counts the reconciler's repairs (metric `ReconcilerRepairs`, every `repair` dimension, for dashboards). */
+  readonly reconcilerRepairs: cloudwatch.IMetric;
 
   constructor(scope: Construct, id: string, props: OffpeakMonitoringProps) {
     super(scope, id);
@@ -89,5 +99,37 @@ export class OffpeakMonitoring extends Construct {
       alarms[name] = alarm;
     }
     this.deadLetterAlarms = alarms;
+
+    // Dead letters recorded in the table (issue 6): the DLQ alarms above only see messages the ingester has not
+    // drained yet, and jobs never pass through a DLQ.
+    const namespace = props.metricsNamespace ?? 'Offpeak';
+    const service = props.serviceName ?? 'offpeak';
+    const deadLetterAlarm = (kind: 'job' | 'message', what: string) => {
+      const alarm = new cloudwatch.Metric({
+        namespace,
+        metricName: 'DeadLetters',
+        dimensionsMap: { service, kind },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      }).createAlarm(this, `DeadLetters-${kind}`, {
+        alarmDescription: `Offpeak: ${what} (GET /dead-letters?kind=${kind}; fix, then POST /dead-letters/redrive)`,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(alarmAction);
+      return alarm;
+    };
+    this.jobDeadLetterAlarm = deadLetterAlarm('job', 'a job failed its last attempt and was dead-lettered');
+    this.messageDeadLetterAlarm = deadLetterAlarm(
+      'message',
+      'a message no consumer could handle was dead-lettered',
+    );
+    this.reconcilerRepairs = new cloudwatch.MathExpression({
+      expression: `SUM(SEARCH('{${namespace},service,repair} MetricName="ReconcilerRepairs"', 'Sum', 300))`,
+      label: 'Reconciler repairs',
+      period: Duration.minutes(5),
+    });
   }
 }

@@ -203,6 +203,22 @@ export class OffpeakFunction extends Construct implements iam.IGrantable {
     return this.addEnvironment(EnvVars.bucket, bucket.bucketName);
   }
 
+  /**
+   * `logs:GetLogEvents` on these job log groups (their streams), to copy the last lines of a failed attempt into its
+   * dead letter. Read only, on exactly these groups.
+   */
+  useJobLogs(logGroups: readonly logs.ILogGroup[]): this {
+    if (logGroups.length === 0) return this;
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:GetLogEvents'],
+        // A log group's ARN ends in `:*`, which covers its `:log-stream:<name>` ARNs.
+        resources: logGroups.map((group) => group.logGroupArn),
+      }),
+    );
+    return this;
+  }
+
   /** Send to or consume from a queue, and set `envName` to its URL. */
   useQueue(envName: string, queue: sqs.IQueue, use: QueueUse): this {
     if (use === 'send') queue.grantSendMessages(this.role);

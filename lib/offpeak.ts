@@ -16,6 +16,7 @@ import type { TriggersInput } from '../src/core/triggers/trigger-config.js';
 import { OffpeakApi } from './api.js';
 import { OffpeakCompute } from './compute.js';
 import type { OffpeakRuntime } from './core-function.js';
+import { OffpeakDeadLetters } from './dead-letters.js';
 import { OffpeakEvents } from './events.js';
 import { OffpeakMonitoring } from './monitoring.js';
 import type { OffpeakFunction } from './offpeak-function.js';
@@ -97,6 +98,21 @@ export interface OffpeakProps {
    * @default - none
    */
   readonly triggers?: TriggersInput;
+  /**
+   * How long an idempotency key returns the same job (a job type's own `idempotencyRetentionHours` wins).
+   * @default Duration.days(7)
+   */
+  readonly idempotencyRetention?: Duration;
+  /**
+   * A job whose Batch job waits RUNNABLE (for compute) longer than this is repaired by the reconciler as
+   * `runnableTimeoutAction` says. @default Duration.hours(1)
+   */
+  readonly runnableTimeout?: Duration;
+  /**
+   * `alert`: note it on the job and count the `ReconcilerRepairs` metric; `fail`: terminate the Batch job and fail
+   * the attempt through the retry policy. @default 'alert'
+   */
+  readonly runnableTimeoutAction?: 'alert' | 'fail';
 }
 
 /** The Offpeak Lambdas, by role. */
@@ -106,6 +122,8 @@ export interface OffpeakFunctions {
   readonly dispatcher: OffpeakFunction;
   readonly tracker: OffpeakFunction;
   readonly reconciler: OffpeakFunction;
+  /** Records every message of the dead-letter queues as a dead letter. */
+  readonly deadLetters: OffpeakFunction;
 }
 
 /**
@@ -136,6 +154,7 @@ export class Offpeak extends Construct {
   readonly compute: OffpeakCompute;
   readonly events: OffpeakEvents;
   readonly processing: OffpeakProcessing;
+  readonly deadLetters: OffpeakDeadLetters;
   readonly monitoring: OffpeakMonitoring;
   /** Schedules, upload and event rules, queue triggers, webhook secrets. */
   readonly triggers: OffpeakTriggers;
@@ -194,6 +213,17 @@ export class Offpeak extends Construct {
       batch: { jobQueues: this.jobQueues, jobDefinitions: this.jobDefinitions },
       logRetention,
       logRemovalPolicy: removalPolicy,
+      // Reliability (issue 6): dead letters keep the last log lines; deployment-wide settings.
+      jobLogGroups: Object.fromEntries(
+        Object.entries(this.compute.jobTypes).map(([name, jobType]) => [name, jobType.logGroup]),
+      ),
+      settings: {
+        ...(props.idempotencyRetention
+          ? { idempotencyRetentionHours: props.idempotencyRetention.toHours({ integral: false }) }
+          : {}),
+        ...(props.runnableTimeout ? { runnableTimeoutMs: props.runnableTimeout.toMilliseconds() } : {}),
+        ...(props.runnableTimeoutAction ? { runnableTimeoutAction: props.runnableTimeoutAction } : {}),
+      },
     };
     this.processing = new OffpeakProcessing(this, 'Processing', { runtime, events: this.events });
     this.api = new OffpeakApi(this, 'Api', { runtime });
@@ -206,18 +236,23 @@ export class Offpeak extends Construct {
       api: this.api.handler,
       intake: this.processing.intake,
     });
+
+    this.deadLetterQueues = [
+      ...this.queues.deadLetterQueues,
+      { name: 'eventbridge-targets', queue: this.events.targetDeadLetterQueue },
+    ];
+    this.deadLetters = new OffpeakDeadLetters(this, 'DeadLetters', {
+      runtime,
+      deadLetterQueues: this.deadLetterQueues,
+    });
     this.functions = {
       api: this.api.handler,
       intake: this.processing.intake,
       dispatcher: this.processing.dispatcher,
       tracker: this.processing.tracker,
       reconciler: this.processing.reconciler,
+      deadLetters: this.deadLetters.ingester,
     };
-
-    this.deadLetterQueues = [
-      ...this.queues.deadLetterQueues,
-      { name: 'eventbridge-targets', queue: this.events.targetDeadLetterQueue },
-    ];
     this.monitoring = new OffpeakMonitoring(this, 'Monitoring', {
       deadLetterQueues: this.deadLetterQueues,
       alarmEmails: props.alarmEmails,

@@ -88,10 +88,12 @@ export class OffpeakProcessing extends Construct {
       // Ends chunk runs: asks Batch about a run's other array jobs, lists success markers and parts, reads pack
       // results and chunk errors, writes the result manifest.
       batch: { read: true },
+      // Reads a failed attempt's retry marker and, for a final failure, its log tail (dead letter).
       bucket: {
-        read: [BucketPrefixes.manifests, BucketPrefixes.checkpoints],
+        read: [BucketPrefixes.manifests, BucketPrefixes.checkpoints, BucketPrefixes.outputs],
         write: [BucketPrefixes.outputs],
       },
+      jobLogs: true,
     });
     this.tracker.useQueue(EnvVars.eventsQueueUrl, queues.eventsQueue, 'consume');
     this.tracker.function.addEventSource(
@@ -103,13 +105,14 @@ export class OffpeakProcessing extends Construct {
       description: 'Offpeak reconciler: repairs jobs stuck in a state from the store and AWS Batch',
       timeout: Duration.seconds(60),
       // Finds orphans by name (ListJobs) and checks stale jobs (DescribeJobs); terminates jobs stuck RUNNABLE
-      // longer than their queue allows.
+      // longer than their queue allows, or cancelled while being submitted.
       batch: { read: true, terminate: true },
-      // Repairs stale chunk runs the way the tracker ends them (see the tracker's grants).
+      // Repairs stale chunk runs and applies lost state changes the way the tracker does (see its grants).
       bucket: {
-        read: [BucketPrefixes.manifests, BucketPrefixes.checkpoints],
+        read: [BucketPrefixes.manifests, BucketPrefixes.checkpoints, BucketPrefixes.outputs],
         write: [BucketPrefixes.outputs],
       },
+      jobLogs: true,
     });
 
     // One rule, two targets: both runs are idempotent, and a missed tick is made up by the next one.

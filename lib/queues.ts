@@ -32,6 +32,15 @@ export interface DeadLetterQueue {
 /** Retention of every dead-letter queue: SQS's maximum, so a weekend outage loses nothing. */
 export const DEAD_LETTER_RETENTION = Duration.days(14);
 
+/** How the dead-letter ingester consumes each DLQ (lambdas/dead-letters.ts). */
+export const deadLetterConsumer = {
+  timeout: Duration.seconds(30),
+  maxBatchingWindow: Duration.seconds(5),
+} as const satisfies QueueConsumer;
+
+/** Visibility timeout of every dead-letter queue, for its consumer, the dead-letter ingester. */
+export const DEAD_LETTER_VISIBILITY_TIMEOUT = visibilityTimeoutFor(deadLetterConsumer);
+
 /**
  * Lambda's guidance for SQS event sources: visibility timeout at least six times the function timeout (plus the
  * batching window), so a message is not redelivered while a throttled or retried invocation still holds it.
@@ -58,6 +67,8 @@ export class OffpeakQueues extends Construct {
     const queueWithDlq = (name: string, constructId: string, consumer: QueueConsumer): sqs.Queue => {
       const dlq = new sqs.Queue(this, `${constructId}DeadLetterQueue`, {
         retentionPeriod: DEAD_LETTER_RETENTION,
+        // The dead-letter ingester consumes every DLQ.
+        visibilityTimeout: DEAD_LETTER_VISIBILITY_TIMEOUT,
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
       });

@@ -73,6 +73,25 @@ export function validateOffpeakProps(props: OffpeakProps): CatalogData {
       issues.push({ path: 'outputRetention', message: 'must be a whole number of days, at least 1' });
     }
   }
+  // Reliability settings (issue 6), checked like the settings Lambdas parse from OFFPEAK_SETTINGS.
+  if (props.idempotencyRetention && !Token.isUnresolved(props.idempotencyRetention.toSeconds())) {
+    const hours = props.idempotencyRetention.toHours({ integral: false });
+    if (hours < 1 || hours > 24 * 365) {
+      issues.push({ path: 'idempotencyRetention', message: 'must be from 1 hour to 365 days' });
+    }
+  }
+  if (props.runnableTimeout && !Token.isUnresolved(props.runnableTimeout.toSeconds())) {
+    const minutes = props.runnableTimeout.toMinutes({ integral: false });
+    if (minutes < 1 || minutes > 14 * 24 * 60) {
+      issues.push({ path: 'runnableTimeout', message: 'must be from 1 minute to 14 days' });
+    }
+  }
+  if (props.runnableTimeoutAction !== undefined && !['alert', 'fail'].includes(props.runnableTimeoutAction)) {
+    issues.push({
+      path: 'runnableTimeoutAction',
+      message: `must be "alert" or "fail", got "${props.runnableTimeoutAction}"`,
+    });
+  }
   (props.alarmEmails ?? []).forEach((email, i) => {
     if (!Token.isUnresolved(email) && !EMAIL.test(email)) {
       issues.push({ path: `alarmEmails[${i}]`, message: `not an email address: ${email}` });

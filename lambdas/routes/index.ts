@@ -1,8 +1,10 @@
-import { retryRoutes } from './chunks.js';
+import { deadLetterRoutes } from './dead-letters.js';
 import { hookRoutes } from './hooks.js';
+import { idempotencyKeyRoutes } from './idempotency-keys.js';
 import { jobRoutes } from './jobs.js';
 import { pipelineRoutes } from './pipelines.js';
 import { queueRoutes } from './queues.js';
+import { retryRoutes } from './retry.js';
 import type { Route } from './route.js';
 import { scheduleRoutes } from './schedules.js';
 import { serviceRoutes } from './service.js';
@@ -19,4 +21,7 @@ export const allRoutes: readonly Route[] = [
   ...serviceRoutes,
   ...scheduleRoutes,
   ...hookRoutes,
+  // Reliability (issue 6).
+  ...deadLetterRoutes,
+  ...idempotencyKeyRoutes,
 ];

@@ -1,4 +1,5 @@
 import { BatchClient } from '@aws-sdk/client-batch';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -6,7 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Services Offpeak talks to, as named in `AWS_ENDPOINT_URL_<SERVICE>` (lower-cased). */
-export type AwsService = 'dynamodb' | 'sqs' | 's3' | 'batch' | 'eventbridge';
+export type AwsService = 'dynamodb' | 'sqs' | 's3' | 'batch' | 'eventbridge' | 'logs';
 
 export interface AwsClientsOptions {
   /** @default the SDK's region chain (`AWS_REGION`, profile, …) */
@@ -40,6 +41,8 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly batch: BatchClient;
   readonly eventbridge: EventBridgeClient;
+  /** CloudWatch Logs (job log tails for dead letters). */
+  readonly logs: CloudWatchLogsClient;
   /** Closes the clients' sockets (tests, CLI), so the process can exit. */
   destroy(): void;
 }
@@ -77,6 +80,7 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
   });
   const batch = new BatchClient({ ...base, ...endpoint('batch') });
   const eventbridge = new EventBridgeClient({ ...base, ...endpoint('eventbridge') });
+  const logs = new CloudWatchLogsClient({ ...base, ...endpoint('logs') });
   return {
     dynamodb,
     documentClient,
@@ -84,6 +88,7 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
     s3,
     batch,
     eventbridge,
+    logs,
     destroy() {
       documentClient.destroy();
       dynamodb.destroy();
@@ -91,6 +96,7 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
       s3.destroy();
       batch.destroy();
       eventbridge.destroy();
+      logs.destroy();
     },
   };
 }

@@ -1,13 +1,20 @@
+import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import { Catalog, type CatalogData } from '../core/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { defaultSettings, type Log, type OffpeakDeps, type Settings, silentLog } from '../core/deps.js';
 import type { QueueOrder } from '../core/queue-spec.js';
+import { type SettingsOverrides, SettingsOverridesSchema } from '../core/settings.js';
+import type { Metrics } from '../ports/metrics.js';
 import { BatchExecutor } from './batch-executor.js';
 import { loadCatalogData } from './bundled-catalog.js';
 import { type AwsClients, createAwsClients } from './clients.js';
+import { CloudWatchLogReader } from './cloudwatch-log-reader.js';
+import { DynamoDeadLetterStore } from './dynamo-dead-letter-store.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoSchedulingStore } from './dynamo-scheduling-store.js';
 import { EventBridgeBus } from './eventbridge-bus.js';
+import { ObjectStoreRetryMarkers } from './object-store-retry-markers.js';
+import { PowertoolsMetricsPort } from './powertools-metrics.js';
 import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueue } from './sqs-queue.js';
 import { EnvVars } from './table-schema.js';
@@ -15,9 +22,14 @@ import { EnvVars } from './table-schema.js';
 export interface AwsDepsOverrides {
   /** The handler's logger (Powertools Logger satisfies Log). @default silentLog */
   readonly log?: Log;
-  /** @default createAwsClients() */
+  /**
+   * @default createAwsClients(). Without `s3`, jobs get no retry marker location; without `logs`, dead letters
+   * carry no log lines.
+   */
   readonly clients?: Pick<AwsClients, 'documentClient' | 'sqs' | 'batch' | 'eventbridge'> &
-    Partial<Pick<AwsClients, 's3'>>;
+    Partial<Pick<AwsClients, 's3' | 'logs'>>;
+  /** @default Powertools Metrics (namespace from POWERTOOLS_METRICS_NAMESPACE, `Offpeak` when unset) */
+  readonly metrics?: Metrics;
   /** @default systemClock */
   readonly clock?: Clock;
   /** @default defaultSettings */
@@ -32,8 +44,15 @@ export interface AwsEnvConfig {
   readonly jobQueues: Readonly<Record<string, string>>;
   readonly jobDefinitions: Readonly<Record<string, string>>;
   readonly catalog: CatalogData;
-  /** The Offpeak bucket (`OFFPEAK_BUCKET`), when set: job output locations are `s3://<bucket>/outputs/<jobId>/`. */
+  /**
+   * Optional: the Offpeak bucket (`OFFPEAK_BUCKET`: job output locations are `s3://<bucket>/outputs/<jobId>/`,
+   * chunk manifests, retry markers), the other work queues (message redrive), job log groups, settings.
+   */
   readonly bucketName?: string;
+  readonly intakeQueueUrl?: string;
+  readonly eventsQueueUrl?: string;
+  readonly jobLogGroups: Readonly<Record<string, string>>;
+  readonly settings: SettingsOverrides;
 }
 
 /**
@@ -79,6 +98,32 @@ export function readAwsEnv(env: NodeJS.ProcessEnv = process.env): AwsEnvConfig {
     if (missing.length > 0)
       problems.push(`${EnvVars.jobDefinitions} has no job definition for: ${missing.join(', ')}`);
   }
+  const optional = (name: string) => (env[name]?.trim() ? env[name] : undefined);
+  let jobLogGroups: Record<string, string> = {};
+  const rawLogGroups = optional(EnvVars.jobLogGroups);
+  if (rawLogGroups !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(rawLogGroups);
+      if (isStringMap(parsed)) jobLogGroups = parsed;
+      else problems.push(`${EnvVars.jobLogGroups} must be a JSON object of strings`);
+    } catch {
+      problems.push(`${EnvVars.jobLogGroups} must be a JSON object of strings`);
+    }
+  }
+  let settings: SettingsOverrides = {};
+  const rawSettings = optional(EnvVars.settings);
+  if (rawSettings !== undefined) {
+    try {
+      const parsed = SettingsOverridesSchema.safeParse(JSON.parse(rawSettings));
+      if (parsed.success) settings = parsed.data;
+      else
+        problems.push(
+          `${EnvVars.settings}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '/'} ${i.message}`).join('; ')}`,
+        );
+    } catch {
+      problems.push(`${EnvVars.settings} must be a JSON object`);
+    }
+  }
   if (
     problems.length > 0 ||
     catalog === undefined ||
@@ -87,7 +132,9 @@ export function readAwsEnv(env: NodeJS.ProcessEnv = process.env): AwsEnvConfig {
   ) {
     throw new Error(`Invalid Offpeak environment:\n${problems.map((p) => `- ${p}`).join('\n')}`);
   }
-  const bucketName = env[EnvVars.bucket]?.trim();
+  const bucketName = optional(EnvVars.bucket);
+  const intakeQueueUrl = optional(EnvVars.intakeQueueUrl);
+  const eventsQueueUrl = optional(EnvVars.eventsQueueUrl);
   return {
     tableName,
     dispatchQueueUrl,
@@ -96,6 +143,10 @@ export function readAwsEnv(env: NodeJS.ProcessEnv = process.env): AwsEnvConfig {
     jobDefinitions,
     catalog,
     ...(bucketName ? { bucketName } : {}),
+    ...(intakeQueueUrl ? { intakeQueueUrl } : {}),
+    ...(eventsQueueUrl ? { eventsQueueUrl } : {}),
+    jobLogGroups,
+    settings,
   };
 }
 
@@ -113,7 +164,11 @@ export function createAwsDeps(
   const config = readAwsEnv(env);
   const clients = overrides.clients ?? createAwsClients();
   const catalog = new Catalog(config.catalog);
-  const bucket = env[EnvVars.bucket];
+  const dispatchQueue = new SqsQueue({ client: clients.sqs, queueUrl: config.dispatchQueueUrl });
+  const queue = (url: string | undefined) =>
+    url ? new SqsQueue({ client: clients.sqs, queueUrl: url }) : undefined;
+  const intake = queue(config.intakeQueueUrl);
+  const events = queue(config.eventsQueueUrl);
   return {
     store: new DynamoJobStore({
       client: clients.documentClient,
@@ -134,16 +189,40 @@ export function createAwsDeps(
       jobDefinitions: config.jobDefinitions,
     }),
     events: new EventBridgeBus({ client: clients.eventbridge, eventBusName: config.eventBusName }),
-    dispatchQueue: new SqsQueue({ client: clients.sqs, queueUrl: config.dispatchQueueUrl }),
+    dispatchQueue,
     clock: overrides.clock ?? systemClock,
     log: overrides.log ?? silentLog,
     settings: {
       ...defaultSettings,
       ...(config.bucketName ? { outputBaseUri: `s3://${config.bucketName}/outputs/` } : {}),
+      ...config.settings,
       ...overrides.settings,
     },
     // The bucket, for chunked and packed job types (manifests, results); every Offpeak Lambda has OFFPEAK_BUCKET.
-    ...(bucket && clients.s3 ? { objects: new S3ObjectStore({ client: clients.s3, bucket }) } : {}),
+    ...(config.bucketName && clients.s3
+      ? { objects: new S3ObjectStore({ client: clients.s3, bucket: config.bucketName }) }
+      : {}),
+    deadLetters: new DynamoDeadLetterStore({
+      client: clients.documentClient,
+      tableName: config.tableName,
+      ...(overrides.clock ? { clock: overrides.clock } : {}),
+    }),
+    ...(clients.logs
+      ? { logs: new CloudWatchLogReader({ client: clients.logs, logGroups: config.jobLogGroups }) }
+      : {}),
+    ...(clients.s3 && config.bucketName
+      ? {
+          retryMarkers: new ObjectStoreRetryMarkers(
+            new S3ObjectStore({ client: clients.s3, bucket: config.bucketName }),
+          ),
+        }
+      : {}),
+    metrics:
+      overrides.metrics ??
+      new PowertoolsMetricsPort(
+        new PowertoolsMetrics({ namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'Offpeak' }),
+      ),
+    sourceQueues: { dispatch: dispatchQueue, ...(intake ? { intake } : {}), ...(events ? { events } : {}) },
   };
 }
 

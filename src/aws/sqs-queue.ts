@@ -43,11 +43,19 @@ export class SqsQueue implements Queue {
 
   async send(body: unknown, options?: SendOptions): Promise<void> {
     const delay = options?.delaySeconds;
+    const attributes = Object.entries(options?.attributes ?? {});
     await this.#client.send(
       new SendMessageCommand({
         QueueUrl: this.#queueUrl,
         MessageBody: serialize(body),
         ...(delay !== undefined ? { DelaySeconds: checkedDelay(delay) } : {}),
+        ...(attributes.length > 0
+          ? {
+              MessageAttributes: Object.fromEntries(
+                attributes.map(([name, value]) => [name, { DataType: 'String', StringValue: value }]),
+              ),
+            }
+          : {}),
       }),
     );
   }

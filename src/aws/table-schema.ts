@@ -14,6 +14,9 @@
  * - pipeline:          pk `PIPELINE#<id>`        sk `PIPELINE`    (state-index `PIPELINES#CREATING` until created)
  * - schedule:          pk `SCHEDULES`            sk `SCHEDULE#<id>`  (one-time ones: expiresAt a month after)
  * - schedule cursor:   pk `SCHEDULES`            sk `CURSOR#<id>`    (the local scheduler's progress)
+ * - dead letter:       pk `DEADLETTER#<id>`       sk `DEADLETTER`   (listed through the indexes below with their own
+ *                      `DEADLETTERS#…` partitions: GSI overloading, see dynamo-dead-letter-store.ts)
+ * - message failure:   pk `MSGFAIL#<messageId>`   sk `MSGFAIL`      (expiresAt: the last error of a failing message)
  */
 export const TableKeys = {
   partitionKey: 'pk',
@@ -47,4 +50,10 @@ export const EnvVars = {
   jobDefinitions: 'OFFPEAK_JOB_DEFINITIONS',
   /** JSON catalog, for tests and tools; Lambdas get the catalog bundled in at build time instead. */
   catalog: 'OFFPEAK_CATALOG',
+  /** JSON object: job type name → CloudWatch Logs group of its containers (dead letters keep the last lines). */
+  jobLogGroups: 'OFFPEAK_JOB_LOG_GROUPS',
+  /** JSON object: dead-letter queue ARN → the queue role it catches (`intake`, `dispatch`, `events`, `eventbridge`). */
+  deadLetterSources: 'OFFPEAK_DEAD_LETTER_SOURCES',
+  /** JSON object of core settings overriding the defaults (see `Settings`), e.g. `{"idempotencyRetentionHours":48}`. */
+  settings: 'OFFPEAK_SETTINGS',
 } as const;

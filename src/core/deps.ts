@@ -1,11 +1,17 @@
+import type { DeadLetterStore } from '../ports/dead-letter-store.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Executor } from '../ports/executor.js';
 import type { JobStore } from '../ports/job-store.js';
+import type { LogReader } from '../ports/log-reader.js';
+import type { Metrics } from '../ports/metrics.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { Queue } from '../ports/queue.js';
+import type { RetryMarkers } from '../ports/retry-markers.js';
 import type { SchedulingStore } from '../ports/scheduling-store.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
+import type { CrashPoints } from './crash-point.js';
+import type { RedriveTarget } from './dead-letter.js';
 import type { RateLimit } from './rate-limit.js';
 import type { TriggerDeps } from './triggers/trigger-deps.js';
 
@@ -55,6 +61,24 @@ export interface Settings {
    * @default 'outputs/' (a key prefix of the Offpeak bucket); `s3://<bucket>/outputs/` on AWS and locally
    */
   readonly outputBaseUri: string;
+  /**
+   * A job whose executor job has been RUNNABLE (waiting for compute) longer than this is repaired by the reconciler
+   * as `runnableTimeoutAction` says, in queues without their own `maxRunnableSeconds`. @default 60 minutes
+   */
+  readonly runnableTimeoutMs: number;
+  /**
+   * `alert`: note it on the job and count the `ReconcilerRepairs` metric (repair `runnable-timeout`), once per
+   * attempt; `fail`: also terminate the executor job and fail the attempt through the retry policy.
+   * @default 'alert'
+   */
+  readonly runnableTimeoutAction: 'alert' | 'fail';
+  /**
+   * Completion effects still pending this long after the state write are completed by the reconciler (a crash
+   * cut them short). @default 60_000 (1 minute); 0 right after a restart, when nothing else can be running them
+   */
+  readonly effectsGraceMs?: number;
+  /** WAITING jobs older than this are re-checked against their dependencies (a lost wake-up). @default 60_000 */
+  readonly waitingCheckMs?: number;
 }
 
 export const defaultSettings: Settings = {
@@ -68,6 +92,10 @@ export const defaultSettings: Settings = {
   slotRecountSettleMs: 2 * 60_000,
   stuckAlertIntervalMs: 15 * 60_000,
   outputBaseUri: 'outputs/',
+  runnableTimeoutMs: 60 * 60_000,
+  runnableTimeoutAction: 'alert',
+  effectsGraceMs: 60_000,
+  waitingCheckMs: 60_000,
 };
 
 /** Everything the core services need, injected by a Lambda handler or the local service. */
@@ -90,4 +118,16 @@ export interface OffpeakDeps {
    * (a deployment without a bucket cannot run them).
    */
   readonly objects?: ObjectStore;
+  /** Dead letters: jobs that failed for good and messages no consumer could handle. */
+  readonly deadLetters: DeadLetterStore;
+  /** Job logs, for the last lines a dead letter keeps. @default none (dead letters say the log is unavailable) */
+  readonly logs?: LogReader;
+  /** Where jobs ask for a later retry. @default none (retry-after exit codes use the backoff) */
+  readonly retryMarkers?: RetryMarkers;
+  /** @default none (nothing is counted) */
+  readonly metrics?: Metrics;
+  /** The work queues a dead message can be sent back to (redrive). @default none (message redrive refused) */
+  readonly sourceQueues?: Readonly<Partial<Record<RedriveTarget, Queue>>>;
+  /** Fault injection's crash hook: set only by the local service's own options (never on AWS). */
+  readonly crashPoints?: CrashPoints;
 }

@@ -26,3 +26,44 @@ export function payloadHashKey(jobType: string, params: unknown): string {
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+/** The key a submit is deduplicated by: the client's, or the payload hash when the job type asks for it. */
+export function effectiveIdempotencyKey(
+  type: { readonly name: string; readonly idempotency?: 'none' | 'payload-hash' },
+  request: { readonly idempotencyKey?: string; readonly params: unknown },
+): string | undefined {
+  if (request.idempotencyKey !== undefined) return request.idempotencyKey;
+  return type.idempotency === 'payload-hash' ? payloadHashKey(type.name, request.params) : undefined;
+}
+
+/** How long a type's keys are kept: its own retention, else the deployment's. */
+export function idempotencyRetentionHours(
+  type: { readonly idempotencyRetentionHours?: number },
+  settings: { readonly idempotencyRetentionHours: number },
+): number {
+  return type.idempotencyRetentionHours ?? settings.idempotencyRetentionHours;
+}
+
+/**
+ * Derived keys for the entry points that have no client-chosen key (triggers): each names what makes two
+ * deliveries "the same submission", so a redelivered schedule tick, S3 event, webhook or queue message makes one job.
+ */
+export const DerivedKeys = {
+  /** A schedule firing: the schedule and the time it was due (not when it ran). */
+  schedule: (scheduleId: string, scheduledTime: Date | string) =>
+    derivedIdempotencyKey(
+      'schedule',
+      scheduleId,
+      typeof scheduledTime === 'string' ? scheduledTime : scheduledTime.toISOString(),
+    ),
+  /** An uploaded object: bucket, key and ETag (a new version of the object is a new submission). */
+  s3Object: (bucket: string, key: string, etag: string) =>
+    derivedIdempotencyKey('s3', bucket, key, etag.replaceAll('"', '')),
+  /** A webhook delivery: the source and its delivery id (e.g. GitHub's X-GitHub-Delivery). */
+  webhook: (source: string, deliveryId: string) => derivedIdempotencyKey('webhook', source, deliveryId),
+  /**
+   * A queue message: its id, or the id of the message it was redriven from (attribute `offpeak-redrive-of`), so a
+   * redrive of a dead message never makes a second job.
+   */
+  sqsMessage: (messageId: string, redriveOf?: string) => `sqs:${redriveOf ?? messageId}`,
+} as const;

@@ -31,6 +31,31 @@ export const RetrySpecSchema = z
     nonRetryableExitCodes: z.array(z.number().int()).default([]),
     /** When set, only these exit codes are retried; otherwise every non-zero code not listed as non-retryable is. */
     retryableExitCodes: z.array(z.number().int()).optional(),
+    /**
+     * Exit codes that mean "retry me later" (e.g. 75, EX_TEMPFAIL, after a 429 from an API the job called): retried
+     * even when `retryableExitCodes` does not list them, after the delay the job wrote to its retry marker
+     * (`OFFPEAK_RETRY_MARKER`), or after the usual backoff when it wrote none. A marker alone (any exit code that is
+     * not non-retryable) asks for the same. @default []
+     */
+    retryAfterExitCodes: z.array(z.number().int()).default([]),
+    /** Longest delay a retry marker may ask for, in seconds; longer requests are cut to it. @default 86_400 */
+    maxRetryAfterSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(14 * 86_400)
+      .default(86_400),
+    /**
+     * Status reasons never retried, as patterns where `*` matches any run of characters (e.g.
+     * `'Job attempt duration exceeded timeout'`, `'Terminated: *'`). Wins over everything but exhausted attempts.
+     * @default []
+     */
+    nonRetryableReasons: z.array(z.string().min(1).max(512)).default([]),
+    /**
+     * When set, a failure without an exit code (timeout, lost host, never started) is retried only when its status
+     * reason matches one of these patterns; otherwise every such failure is. @default undefined (all retried)
+     */
+    retryableReasons: z.array(z.string().min(1).max(512)).optional(),
   })
   .strict();
 export type RetrySpec = z.infer<typeof RetrySpecSchema>;
@@ -111,6 +136,20 @@ export const JobTypeSpecSchema = z
     paramsSchema: z.record(z.string(), z.unknown()).default({ type: 'object' }),
     /** Plain environment variables for the container (no secrets here). */
     environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    /**
+     * How a submit without an idempotency key is keyed: `none` (every submit makes a job) or `payload-hash` (a hash
+     * of the type and params, so the same payload within the retention makes one job). @default 'none'
+     */
+    idempotency: z.enum(['none', 'payload-hash']).default('none'),
+    /**
+     * How long this type's idempotency keys keep returning the same job, in hours.
+     * @default undefined (the deployment's `idempotencyRetentionHours` setting, 7 days unless configured)
+     */
+    idempotencyRetentionHours: z
+      .number()
+      .min(0.01)
+      .max(24 * 365)
+      .optional(),
     /** Environment variable name → Secrets Manager ARN, injected by Batch at start. */
     secrets: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().startsWith('arn:'))

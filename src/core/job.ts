@@ -3,7 +3,7 @@ import { ChunkSizingSchema } from './chunking-spec.js';
 import type { SerializedError } from './errors.js';
 import { JobState, jobStates } from './job-state.js';
 import { JobTypeNameSchema, QueueNameSchema } from './job-type.js';
-import { assertTransition } from './state-machine.js';
+import { assertRetryTransition, assertTransition } from './state-machine.js';
 import { TriggerRuleSchema } from './trigger-rule.js';
 
 export const TriggerKind = {
@@ -140,6 +140,35 @@ export const PackMembershipSchema = z.object({
 });
 export type PackMembership = z.infer<typeof PackMembershipSchema>;
 
+/**
+ * A manual retry (`POST /jobs/{id}/retry`) or a dead-letter redrive: the job went back to the queue for a new
+ * attempt series of `retry.attempts` attempts, numbered on from `fromAttempt`.
+ */
+export const JobRetrySchema = z.object({
+  at: z.string(),
+  /** The last attempt before this series (attempt numbers continue: the series starts at fromAttempt + 1). */
+  fromAttempt: z.number().int().min(0),
+  /** The state it was retried from. */
+  from: z.enum(['FAILED', 'CANCELLED']),
+  cause: z.enum(['retry', 'redrive']),
+  /** The dead letter a redrive came from. */
+  deadLetterId: z.string().optional(),
+  actor: z.string().max(2048).optional(),
+});
+export type JobRetry = z.infer<typeof JobRetrySchema>;
+
+/** A repair the reconciler made to the job (also counted as the `ReconcilerRepairs` metric). */
+export const JobRepairSchema = z.object({
+  at: z.string(),
+  /** What was repaired (see `RepairKind`). */
+  repair: z.string(),
+  detail: z.string().max(1000).optional(),
+});
+export type JobRepair = z.infer<typeof JobRepairSchema>;
+
+/** At most this many repairs are kept on the job item (the oldest are dropped). */
+export const MAX_REPAIRS = 20;
+
 /** One run of a job type, as stored and as returned by the API. */
 export const JobSchema = z.object({
   id: z.string(),
@@ -206,6 +235,12 @@ export const JobSchema = z.object({
   pack: PackMembershipSchema.optional(),
   /** The reduce step submitted with this job (it waits for it). */
   reduceJobId: z.string().optional(),
+  /** Manual retries and redrives, oldest first: each started a new attempt series. */
+  retries: z.array(JobRetrySchema).optional(),
+  /** Repairs the reconciler made, oldest first (at most {@link MAX_REPAIRS}). */
+  repairs: z.array(JobRepairSchema).optional(),
+  /** The dead letter recorded when the job last ended FAILED. */
+  deadLetterId: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   /** When the job entered its current state. */
@@ -232,6 +267,23 @@ export const MAX_HISTORY = 50;
  */
 export function transitionJob(job: Job, to: JobState, at: Date, patch: JobPatch = {}, reason?: string): Job {
   assertTransition(job.state, to);
+  return applyTransition(job, to, at, patch, reason);
+}
+
+/**
+ * Like {@link transitionJob}, for the transitions only a manual retry or a redrive may make (`retryTransitions`):
+ * the job leaves its terminal state, so `finishedAt` and the last outcome (`error`, `exitCode`, `statusReason`) are
+ * cleared — each attempt keeps its own in `attempts`.
+ *
+ * @throws ConflictError `IllegalTransition`
+ */
+export function reopenJob(job: Job, to: JobState, at: Date, patch: JobPatch = {}, reason?: string): Job {
+  assertRetryTransition(job.state, to);
+  const { finishedAt: _finishedAt, error: _error, exitCode: _exitCode, statusReason: _reason, ...rest } = job;
+  return applyTransition(rest, to, at, patch, reason);
+}
+
+function applyTransition(job: Job, to: JobState, at: Date, patch: JobPatch, reason?: string): Job {
   const now = at.toISOString();
   const history = [...job.history, { state: to, at: now, ...(reason ? { reason } : {}) }].slice(-MAX_HISTORY);
   const terminal =
@@ -260,4 +312,12 @@ export function withAttempt(job: Job, attempt: Attempt): Attempt[] {
   const others = job.attempts.filter((a) => a.attempt !== attempt.attempt);
   const existing = job.attempts.find((a) => a.attempt === attempt.attempt);
   return [...others, { ...existing, ...attempt }].sort((a, b) => a.attempt - b.attempt);
+}
+
+/**
+ * The number of `attempt` within its attempt series: attempts count on across manual retries and redrives, but each
+ * series gets the job type's full `retry.attempts`.
+ */
+export function attemptInSeries(job: Pick<Job, 'retries'>, attempt: number): number {
+  return attempt - (job.retries?.at(-1)?.fromAttempt ?? 0);
 }

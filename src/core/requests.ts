@@ -46,14 +46,6 @@ export const DispatchMessageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('retry-release'), jobId: z.string() }).strict(),
 ]);
 
-/** Body of `POST /jobs/{id}/retry` (optional). */
-export const RetryRequestSchema = z
-  .object({
-    /** Why (recorded in the job's history). */
-    reason: z.string().min(1).max(500).optional(),
-  })
-  .strict();
-export type RetryRequest = z.infer<typeof RetryRequestSchema>;
 export type DispatchMessage = z.infer<typeof DispatchMessageSchema>;
 
 /** Query of `GET /jobs`. */

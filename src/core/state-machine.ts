@@ -21,9 +21,9 @@ export const transitions: Readonly<Record<JobState, readonly JobState[]>> = {
   [S.Running]: [S.Succeeded, S.Failed, S.RetryWait, S.Cancelled],
   // Backoff over: back in the queue; or cancelled while waiting.
   [S.RetryWait]: [S.Queued, S.Cancelled],
+  // Terminal: only a retry or redrive revives them, through `retryTransitions`.
   [S.Succeeded]: [],
-  // A user retry (POST /jobs/{id}/retry) runs a failed job again as a new attempt, keeping its history.
-  [S.Failed]: [S.Queued],
+  [S.Failed]: [],
   [S.Cancelled]: [],
   [S.Skipped]: [],
 };
@@ -36,6 +36,30 @@ export function canTransition(from: JobState, to: JobState): boolean {
 export function assertTransition(from: JobState, to: JobState): void {
   if (!canTransition(from, to)) {
     throw new ConflictError('IllegalTransition', `A job cannot go from ${from} to ${to}`, {
+      details: { from, to },
+    });
+  }
+}
+
+/**
+ * Transitions that only a manual retry (`POST /jobs/{id}/retry`) or a dead-letter redrive may make, through
+ * `retryJob`: a finished job back to the queue for a new attempt series (a cancelled job whose dependencies have
+ * not all succeeded yet goes back to WAITING). Kept apart from {@link transitions} so that no executor event,
+ * reconciler pass or dispatcher can ever revive a finished job: `assertTransition` still refuses them.
+ */
+export const retryTransitions: Readonly<Partial<Record<JobState, readonly JobState[]>>> = {
+  [S.Failed]: [S.Queued],
+  [S.Cancelled]: [S.Queued, S.Waiting],
+};
+
+export function canRetryTransition(from: JobState, to: JobState): boolean {
+  return retryTransitions[from]?.includes(to) ?? false;
+}
+
+/** @throws ConflictError `IllegalTransition` when a retry may not go `from → to`. */
+export function assertRetryTransition(from: JobState, to: JobState): void {
+  if (!canRetryTransition(from, to)) {
+    throw new ConflictError('IllegalTransition', `A retry cannot take a job from ${from} to ${to}`, {
       details: { from, to },
     });
   }

@@ -1,14 +1,28 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  createWriteStream,
+  constants as fsConstants,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { finished, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { BatchJobStateChange } from '../core/batch-event.js';
 import type { Catalog, CatalogJobType } from '../core/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type Log, silentLog } from '../core/deps.js';
+import { JobTypeSpecSchema } from '../core/job-type.js';
 import { WorkerEnv } from '../core/worker-env.js';
 import {
   type ExecutionHandle,
@@ -135,7 +149,47 @@ interface LocalJob {
   timedOut?: boolean;
   /** Ended by the executor's own shutdown: no event is sent (the service is going away). */
   silent?: boolean;
+  /** Process id (and process group) of the job's wrapper, recorded as soon as it is spawned. */
+  pid?: number;
+  /** A job process started by an earlier instance (before a restart), watched by polling. */
+  adopted?: boolean;
 }
+
+/** What the registry keeps of a job, so that a restarted executor knows it (as Batch does). */
+interface RegistryRecord {
+  readonly id: string;
+  readonly request: ExecutionRequest;
+  readonly jobType: string;
+  readonly command: readonly string[];
+  readonly jobQueueName: string;
+  readonly priority: number;
+  readonly seq: number;
+  readonly createdAt: number;
+  readonly parentId?: string;
+  readonly arrayIndex?: number;
+  readonly childIds?: readonly string[];
+  readonly status: Status;
+  readonly statusReason?: string;
+  readonly startedAt?: number;
+  readonly stoppedAt?: number;
+  readonly exitCode?: number;
+  readonly signal?: NodeJS.Signals;
+  readonly taskId?: string;
+  readonly logStream?: string;
+  readonly terminateReason?: string;
+  readonly timedOut?: boolean;
+  readonly pid?: number;
+}
+
+/**
+ * Runs the job's command and records its exit status in a file, so that a job that outlives a crashed service
+ * still reports how it ended. The wrapper's traps only defer a TERM/INT/HUP until the command (which gets default
+ * signal handling: traps are reset on exec) has ended; SIGKILL of the process group ends both.
+ */
+const EXIT_STATUS_WRAPPER =
+  'f=$1; shift; trap : TERM INT HUP; "$@"; c=$?; printf "%s\\n" "$c" > "$f.tmp" && mv -f "$f.tmp" "$f"; exit "$c"';
+/** How often an adopted process (started before a restart) is checked. */
+const ADOPTED_POLL_MS = 250;
 
 /**
  * Runs each job as a child process with AWS Batch's environment contract and reports its life as Batch "Job
@@ -176,6 +230,7 @@ export class LocalExecutor implements Executor {
   readonly #runnable: LocalJob[] = [];
   readonly #running = new Set<LocalJob>();
   readonly #exits = new Set<Promise<void>>();
+  readonly #registryDir: string;
   #seq = 0;
   #emits: Promise<void> = Promise.resolve();
   #closing = false;
@@ -197,7 +252,10 @@ export class LocalExecutor implements Executor {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLog;
     this.#workerCommand = options.workerCommand ?? defaultLocalWorkerCommand();
+    this.#registryDir = join(this.#dataDir, 'executor');
+    mkdirSync(this.#registryDir, { recursive: true });
     process.on('exit', this.#onProcessExit);
+    this.#recover();
   }
 
   async submit(request: ExecutionRequest): Promise<ExecutionHandle> {
@@ -241,6 +299,8 @@ export class LocalExecutor implements Executor {
       ...(arraySize > 0 ? { childIds } : {}),
     };
     this.#jobs.set(id, job);
+    // Recorded before the handle is returned: a job the caller may have been told about is never forgotten.
+    this.#persist(job);
     this.#emit(job);
     // Batch answers SubmitJob first and moves the job on asynchronously.
     setImmediate(() => {
@@ -360,38 +420,62 @@ export class LocalExecutor implements Executor {
   #start(job: LocalJob): void {
     this.#running.add(job);
     job.taskId = randomUUID().replaceAll('-', '');
+    // STARTING is recorded before the spawn: after a crash, a STARTING job without a pid may or may not have started,
+    // so it is reported lost (the retry policy decides), never started a second time.
     this.#setStatus(job, ExecutorStatus.Starting);
 
     const logFile = localLogFile(this.#dataDir, job.request.jobId, job.id);
-    let out: WriteStream;
+    const [file, ...args] = job.command;
+    const environment = this.#environment(job);
+    if (!file || !commandExists(file, environment.PATH, this.#cwd)) {
+      this.#finish(job, ExecutorStatus.Failed, `CannotStartContainerError: spawn ${file ?? ''} ENOENT`);
+      return;
+    }
+    // Without timestamps the job writes straight into its log file, so it keeps running (and logging) if this
+    // process dies; with timestamps its output goes through a pipe here.
+    let out: WriteStream | undefined;
+    let logFd: number | undefined;
     try {
       mkdirSync(join(this.#dataDir, 'logs', job.request.jobId), { recursive: true });
-      out = createWriteStream(logFile, { flags: 'a' });
+      if (this.#timestampLogs) out = createWriteStream(logFile, { flags: 'a' });
+      else logFd = openSync(logFile, 'a');
     } catch (error) {
       this.#finish(job, ExecutorStatus.Failed, `CannotStartContainerError: ${errorMessage(error)}`);
       return;
     }
-    out.on('error', (error) =>
+    out?.on('error', (error) =>
       this.#log.warn('job log write failed', { logFile, error: errorMessage(error) }),
     );
 
-    const [file, ...args] = job.command;
+    const wrapped = process.platform !== 'win32';
+    rmSync(this.#exitFile(job.id), { force: true });
     let child: ChildProcess;
     try {
-      child = spawn(file ?? '', args, {
-        cwd: this.#cwd,
-        env: this.#environment(job),
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Own process group: signals reach the command's children too (`sh -c 'sleep …'`).
-        detached: process.platform !== 'win32',
-        windowsHide: true,
-      });
+      child = spawn(
+        wrapped ? '/bin/sh' : file,
+        wrapped ? ['-c', EXIT_STATUS_WRAPPER, 'offpeak-job', this.#exitFile(job.id), file, ...args] : args,
+        {
+          cwd: this.#cwd,
+          env: environment,
+          stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
+          // Own process group: signals reach the command's children too (`sh -c 'sleep …'`), and the job outlives
+          // a crash of this process, as a Batch job outlives its control plane.
+          detached: process.platform !== 'win32',
+          windowsHide: true,
+        },
+      );
     } catch (error) {
-      out.end();
+      out?.end();
       this.#finish(job, ExecutorStatus.Failed, `CannotStartContainerError: ${errorMessage(error)}`);
       return;
+    } finally {
+      if (logFd !== undefined) closeSync(logFd);
     }
     job.process = child;
+    if (child.pid !== undefined) {
+      job.pid = child.pid;
+      this.#persist(job);
+    }
 
     let settle!: () => void;
     const exited = new Promise<void>((r) => {
@@ -400,8 +484,8 @@ export class LocalExecutor implements Executor {
     this.#exits.add(exited);
     const sources: Readable[] = [];
     for (const stream of [child.stdout, child.stderr]) {
-      if (!stream) continue;
-      const source = this.#timestampLogs ? stream.pipe(new TimestampLines(this.#clock)) : stream;
+      if (!stream || !out) continue;
+      const source = stream.pipe(new TimestampLines(this.#clock));
       source.pipe(out, { end: false });
       sources.push(source);
     }
@@ -410,7 +494,7 @@ export class LocalExecutor implements Executor {
       for (const timer of job.timers.splice(0)) clearTimeout(timer);
       const drained = Promise.all(sources.map((s) => new Promise<void>((r) => finished(s, () => r()))));
       void within(drained, STDIO_DRAIN_MS)
-        .then(() => new Promise<void>((r) => finished(out.end(), () => r())))
+        .then(() => (out ? new Promise<void>((r) => finished(out.end(), () => r())) : undefined))
         .then(() => {
           finish();
           this.#exits.delete(exited);
@@ -429,15 +513,7 @@ export class LocalExecutor implements Executor {
       } else {
         this.#setStatus(job, ExecutorStatus.Running);
       }
-      const timeoutMs = job.request.timeoutSeconds * 1000;
-      if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
-        job.timers.push(
-          setTimeout(() => {
-            job.timedOut = true;
-            this.#kill(job);
-          }, timeoutMs),
-        );
-      }
+      this.#armTimeout(job);
     });
     child.once('error', (error) => {
       if (spawned) {
@@ -459,15 +535,37 @@ export class LocalExecutor implements Executor {
     });
     child.once('close', (code, signal) => {
       if (!spawned) return;
-      job.exitCode = code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : undefined);
-      if (signal) job.signal = signal;
-      const reason = job.terminateReason ?? (job.timedOut ? TIMEOUT_REASON : EXITED_REASON);
-      const status =
-        code === 0 && !job.terminateReason && !job.timedOut
-          ? ExecutorStatus.Succeeded
-          : ExecutorStatus.Failed;
-      done(() => this.#finish(job, status, reason));
+      done(() => this.#ended(job, code, signal));
     });
+  }
+
+  /** Kills the job when its attempt duration is over (Batch's `timeout.attemptDurationSeconds`). */
+  #armTimeout(job: LocalJob): void {
+    const timeoutMs =
+      job.request.timeoutSeconds * 1000 - (this.#clock.now().getTime() - (job.startedAt ?? 0));
+    if (!Number.isFinite(timeoutMs)) return;
+    job.timers.push(
+      setTimeout(
+        () => {
+          job.timedOut = true;
+          this.#persist(job);
+          this.#kill(job);
+        },
+        Math.max(0, timeoutMs),
+      ),
+    );
+  }
+
+  /** The job's process ended with `code` (or `signal`): SUCCEEDED or FAILED, as Batch reports it. */
+  #ended(job: LocalJob, code: number | null, signal: NodeJS.Signals | null): void {
+    // Through the wrapper, a command killed by a signal exits 128 + n.
+    const bySignal = signal ?? (code !== null && code > 128 ? signalName(code - 128) : undefined);
+    job.exitCode = code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : undefined);
+    if (bySignal && (signal || job.terminateReason || job.timedOut)) job.signal = bySignal;
+    const reason = job.terminateReason ?? (job.timedOut ? TIMEOUT_REASON : EXITED_REASON);
+    const status =
+      code === 0 && !job.terminateReason && !job.timedOut ? ExecutorStatus.Succeeded : ExecutorStatus.Failed;
+    this.#finish(job, status, reason);
   }
 
   /** Terminate: a job that has not started ends at once; a started one is signalled and ends when it exits. */
@@ -489,10 +587,12 @@ export class LocalExecutor implements Executor {
 
   #signal(job: LocalJob, signal: NodeJS.Signals): void {
     const child = job.process;
-    if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+    const pid = child?.pid ?? (job.adopted ? job.pid : undefined);
+    if (pid === undefined) return;
     try {
-      if (process.platform === 'win32') child.kill(signal);
-      else process.kill(-child.pid, signal);
+      if (process.platform === 'win32') child?.kill(signal);
+      else process.kill(-pid, signal);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
         this.#log.warn('could not signal job process', {
@@ -512,9 +612,11 @@ export class LocalExecutor implements Executor {
     if (terminalStatuses.has(job.status)) return;
     this.#running.delete(job);
     job.process = undefined;
+    job.adopted = false;
     job.stoppedAt = this.#clock.now().getTime();
     job.statusReason = reason;
     this.#setStatus(job, status);
+    rmSync(this.#exitFile(job.id), { force: true });
     if (job.parentId === undefined) this.#remember(job.id);
     else this.#childFinished(job.parentId);
     this.#pump();
@@ -547,14 +649,211 @@ export class LocalExecutor implements Executor {
       const old = this.#finished.shift();
       const job = old === undefined ? undefined : this.#jobs.get(old);
       if (!job) continue;
-      for (const childId of job.childIds ?? []) this.#jobs.delete(childId);
+      for (const childId of job.childIds ?? []) {
+        this.#jobs.delete(childId);
+        rmSync(this.#recordFile(childId), { force: true });
+      }
       this.#jobs.delete(job.id);
+      rmSync(this.#recordFile(job.id), { force: true });
     }
   }
 
   #setStatus(job: LocalJob, status: Status): void {
     job.status = status;
+    this.#persist(job);
     this.#emit(job);
+  }
+
+  // ── registry: what a restarted executor knows ──────────────────────────────────────────────────────────────
+
+  #recordFile(id: string): string {
+    return join(this.#registryDir, `${fileSafe(id)}.json`);
+  }
+
+  #exitFile(id: string): string {
+    return join(this.#registryDir, `${fileSafe(id)}.exit`);
+  }
+
+  /** Writes the job's record (atomically: a crash leaves the old or the new record, never half of one). */
+  #persist(job: LocalJob): void {
+    const record: RegistryRecord = {
+      id: job.id,
+      request: job.request,
+      jobType: job.jobType.name,
+      command: job.command,
+      jobQueueName: job.jobQueueName,
+      priority: job.priority,
+      seq: job.seq,
+      createdAt: job.createdAt,
+      status: job.status,
+      ...(job.parentId !== undefined ? { parentId: job.parentId } : {}),
+      ...(job.arrayIndex !== undefined ? { arrayIndex: job.arrayIndex } : {}),
+      ...(job.childIds !== undefined ? { childIds: job.childIds } : {}),
+      ...(job.statusReason !== undefined ? { statusReason: job.statusReason } : {}),
+      ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
+      ...(job.stoppedAt !== undefined ? { stoppedAt: job.stoppedAt } : {}),
+      ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
+      ...(job.signal !== undefined ? { signal: job.signal } : {}),
+      ...(job.taskId !== undefined ? { taskId: job.taskId } : {}),
+      ...(job.logStream !== undefined ? { logStream: job.logStream } : {}),
+      ...(job.terminateReason !== undefined ? { terminateReason: job.terminateReason } : {}),
+      ...(job.timedOut ? { timedOut: true } : {}),
+      ...(job.pid !== undefined ? { pid: job.pid } : {}),
+    };
+    const file = this.#recordFile(job.id);
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify(record));
+      renameSync(`${file}.tmp`, file);
+    } catch (error) {
+      this.#log.warn('could not record an executor job', {
+        executorJobId: job.id,
+        error: errorMessage(error),
+      });
+    }
+  }
+
+  /**
+   * Reads the registry a previous instance left (after a crash or a restart), as Batch still knows its jobs when
+   * its caller restarts: finished jobs are described as they ended; a job whose process still runs is adopted and
+   * watched; one that ended meanwhile reports its recorded exit status; one that had not started yet starts now;
+   * one caught starting (it may or may not have started) is reported lost rather than started twice.
+   */
+  #recover(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.#registryDir).filter((name) => name.endsWith('.json'));
+    } catch {
+      return;
+    }
+    const records: RegistryRecord[] = [];
+    for (const name of names) {
+      try {
+        records.push(JSON.parse(readFileSync(join(this.#registryDir, name), 'utf8')) as RegistryRecord);
+      } catch (error) {
+        this.#log.warn('unreadable executor record; skipped', { file: name, error: errorMessage(error) });
+      }
+    }
+    records.sort((a, b) => a.seq - b.seq);
+    const recovered: LocalJob[] = [];
+    for (const record of records) {
+      let jobType: CatalogJobType;
+      try {
+        jobType = this.#catalog.jobType(record.jobType);
+      } catch {
+        // A type removed from the catalog since: the job is still described (and still ends) as recorded.
+        jobType = {
+          ...JobTypeSpecSchema.parse({
+            name: record.jobType,
+            image: 'unknown',
+            command: [...record.command],
+          }),
+          version: 'unknown',
+        };
+      }
+      const job: LocalJob = {
+        ...record,
+        jobType,
+        command: [...record.command],
+        timers: [],
+      };
+      this.#jobs.set(job.id, job);
+      this.#seq = Math.max(this.#seq, record.seq + 1);
+      if (terminalStatuses.has(job.status)) {
+        if (job.parentId === undefined) this.#finished.push(job.id);
+      } else {
+        recovered.push(job);
+      }
+    }
+    // Children of an array job the crash came before.
+    for (const parent of recovered.filter((j) => j.childIds)) {
+      parent.childIds?.forEach((childId, index) => {
+        if (this.#jobs.has(childId)) return;
+        const child: LocalJob = {
+          request: parent.request,
+          jobType: parent.jobType,
+          command: parent.command,
+          jobQueueName: parent.jobQueueName,
+          priority: parent.priority,
+          id: childId,
+          seq: this.#seq++,
+          createdAt: this.#clock.now().getTime(),
+          status: ExecutorStatus.Pending,
+          parentId: parent.id,
+          arrayIndex: index,
+          timers: [],
+        };
+        this.#jobs.set(childId, child);
+        recovered.push(child);
+      });
+    }
+    if (recovered.length > 0) {
+      this.#log.info('Local executor recovered jobs from before a restart', { jobs: recovered.length });
+    }
+    for (const job of recovered) {
+      if (job.childIds) {
+        if (job.status === ExecutorStatus.Submitted) this.#setStatus(job, ExecutorStatus.Pending);
+        continue;
+      }
+      const exit = this.#readExitFile(job.id);
+      if (exit !== undefined) {
+        this.#running.add(job);
+        this.#ended(job, exit, null);
+      } else if (job.status === ExecutorStatus.Running || job.status === ExecutorStatus.Starting) {
+        if (job.pid !== undefined && processAlive(job.pid)) this.#adopt(job);
+        else {
+          this.#running.add(job);
+          this.#finish(
+            job,
+            ExecutorStatus.Failed,
+            job.pid === undefined
+              ? 'Host lost: the local service stopped while the job was starting'
+              : 'Host lost: the job process ended without an exit status',
+          );
+        }
+      } else {
+        this.#enqueue(job);
+      }
+    }
+    // An array job whose children all ended meanwhile ends now.
+    for (const parent of recovered.filter((j) => j.childIds)) this.#childFinished(parent.id);
+    setImmediate(() => this.#pump());
+  }
+
+  /** Watches a job process started before a restart until it ends, reading its exit status from the wrapper. */
+  #adopt(job: LocalJob): void {
+    job.adopted = true;
+    this.#running.add(job);
+    let settle!: () => void;
+    const exited = new Promise<void>((r) => {
+      settle = r;
+    });
+    this.#exits.add(exited);
+    const poll = setInterval(() => {
+      const exit = this.#readExitFile(job.id);
+      const gone = exit === undefined && (job.pid === undefined || !processAlive(job.pid));
+      if (exit === undefined && !gone) return;
+      clearInterval(poll);
+      for (const timer of job.timers.splice(0)) clearTimeout(timer);
+      if (exit !== undefined) this.#ended(job, exit, null);
+      else
+        this.#finish(job, ExecutorStatus.Failed, 'Host lost: the job process ended without an exit status');
+      this.#exits.delete(exited);
+      settle();
+    }, ADOPTED_POLL_MS);
+    poll.unref();
+    job.timers.push(poll as unknown as NodeJS.Timeout);
+    if (job.status === ExecutorStatus.Starting) this.#setStatus(job, ExecutorStatus.Running);
+    this.#armTimeout(job);
+    this.#log.info('Local executor adopted a running job process', { executorJobId: job.id, pid: job.pid });
+  }
+
+  #readExitFile(id: string): number | undefined {
+    try {
+      const code = Number(readFileSync(this.#exitFile(id), 'utf8').trim());
+      return Number.isInteger(code) ? code : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   // ── environment, events, views ─────────────────────────────────────────────────────────────────────────────
@@ -739,6 +1038,41 @@ export function localLogFile(dataDir: string, jobId: string, executorJobId: stri
 /** `:` is not allowed in Windows file names; elsewhere the executor job id is used as is. */
 function fileSafe(id: string): string {
   return process.platform === 'win32' ? id.replaceAll(':', '_') : id;
+}
+
+/** True when `file` would be found and run: a path to an executable, or a name on `PATH`. */
+function commandExists(file: string, path: string | undefined, cwd: string): boolean {
+  const executable = (candidate: string) => {
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (process.platform === 'win32') return true; // PATHEXT lookups: let spawn report a missing command
+  if (file.includes('/')) return executable(isAbsolute(file) ? file : resolve(cwd, file));
+  return (path ?? '').split(delimiter).some((dir) => dir !== '' && executable(join(dir, file)));
+}
+
+/** True while a process with this id exists (a zombie counts as ended). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no procfs (macOS): kill(0) is all there is
+  }
+}
+
+function signalName(number: number): NodeJS.Signals | undefined {
+  return (Object.entries(osConstants.signals) as [NodeJS.Signals, number][]).find(
+    ([, n]) => n === number,
+  )?.[0];
 }
 
 function pickHostEnvironment(): Record<string, string> {

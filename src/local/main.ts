@@ -7,6 +7,7 @@ import type { CatalogData } from '../core/catalog.js';
 import type { Job } from '../core/job.js';
 import { isTerminal } from '../core/job-state.js';
 import { consoleLog, type LogLevel } from './console-log.js';
+import { type FaultConfig, parseFaultSpec } from './faults.js';
 import { type LocalService, startLocalService } from './service.js';
 
 /** A second Ctrl-C sooner than this after the first is the same keypress relayed by npm or tsx. */
@@ -26,6 +27,8 @@ export interface MainOptions {
   readonly hello: boolean;
   /** The folder that acts as S3 uploads (default `<data dir>/drop`). */
   readonly dropDir?: string;
+  /** Fault injection for reliability testing (see src/local/faults.ts). */
+  readonly faults?: FaultConfig;
 }
 
 /** `npm start [-- options]`: the command line, parsed. */
@@ -70,6 +73,20 @@ export function parseArgs(argv: readonly string[]): MainOptions {
         'folder whose files act as S3 uploads to inputs/ (default <data-dir>/drop)',
       ),
     )
+    .addOption(
+      new Option(
+        '--faults <spec>',
+        'fault injection for testing, comma-separated: duplicate, shuffle, drop-events=<fraction>, ' +
+          'dynamo-throttle=<fraction>, sqs-throttle=<fraction>, batch-throttle=<fraction>, ' +
+          'crash=<point>[|<point>…]@<probability> (or crash=any@<p>), seed=<int>; see docs/reliability.md',
+      ).argParser((value) => {
+        try {
+          return parseFaultSpec(value);
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message.replace(/^Invalid --faults: /, ''));
+        }
+      }),
+    )
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse([...argv], { from: 'user' });
@@ -100,6 +117,9 @@ export async function main(
       reconcileIntervalMs: options.reconcileInterval * 1000,
       ...(options.dropDir !== undefined ? { dropDir: options.dropDir } : {}),
       log,
+      ...(options.faults
+        ? { faults: options.faults, faultStatsFile: join(options.dataDir, 'fault-stats.json') }
+        : {}),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {

@@ -4,12 +4,14 @@ import { join, resolve } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { apiRoutes, createApiHandler } from '../../lambdas/api.js';
+import { createDeadLetterIngestHandler } from '../../lambdas/dead-letters.js';
 import { createDispatcherHandler } from '../../lambdas/dispatcher.js';
 import { createIntakeHandler } from '../../lambdas/intake.js';
 import { createReconcilerHandler } from '../../lambdas/reconciler.js';
 import { createTrackerHandler } from '../../lambdas/tracker.js';
 import { type AwsClients, createAwsClients } from '../aws/clients.js';
 import { queueOrderOf } from '../aws/deps.js';
+import { DynamoDeadLetterStore } from '../aws/dynamo-dead-letter-store.js';
 import { DynamoJobStore } from '../aws/dynamo-job-store.js';
 import { DynamoSchedulingStore } from '../aws/dynamo-scheduling-store.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
@@ -17,13 +19,20 @@ import { SqsQueue } from '../aws/sqs-queue.js';
 import { EnvVars } from '../aws/table-schema.js';
 import { Catalog, type CatalogData } from '../core/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import type { CrashPoint } from '../core/crash-point.js';
+import type { MessageSource } from '../core/dead-letter.js';
 import { defaultSettings, type Log, type OffpeakDeps, type Settings, silentLog } from '../core/deps.js';
 import { type Emulators, startEmulators } from './emulators.js';
+import { type FaultConfigInput, FaultInjector, type FaultStats } from './faults.js';
+import { FileLogReader } from './file-log-reader.js';
+import { FileRetryMarkers } from './file-retry-markers.js';
+import { healIndexes } from './heal-indexes.js';
 import { startHttpServer } from './http-server.js';
 import { createLambdaContext, type LambdaHandler, LocalAws } from './lambda-context.js';
 import { LocalEventBus } from './local-event-bus.js';
 import { LocalExecutor } from './local-executor.js';
 import { createLocalTriggers, type LocalTriggers } from './local-triggers.js';
+import { LogMetrics } from './log-metrics.js';
 import { defaultLocalResourceNames, type EnsuredResources, ensureResources } from './resources.js';
 import { SqsPoller } from './sqs-poller.js';
 
@@ -62,6 +71,15 @@ export interface LocalServiceOptions {
   readonly log?: Log;
   /** The worker runtime in front of chunked and packed commands. @default node + tsx on src/worker/main.ts */
   readonly workerCommand?: readonly string[];
+  /**
+   * Fault injection (issue 6): duplicated messages, shuffled or dropped events, throttled DynamoDB/SQS/executor
+   * calls, crashes at named points. Only ever read from these options. @default none
+   */
+  readonly faults?: FaultConfigInput;
+  /** Where the fault counts are kept across restarts (JSON). @default in memory only */
+  readonly faultStatsFile?: string;
+  /** What an injected crash does. @default SIGKILL of this process */
+  readonly onCrash?: (point: CrashPoint) => void;
 }
 
 /** A running local service. */
@@ -83,6 +101,10 @@ export interface LocalService {
   dispatchNow(): Promise<void>;
   /** Runs a reconciler pass now (as the schedule does). */
   reconcileNow(): Promise<void>;
+  /** Metric totals so far (the local Metrics port also logs each count). */
+  readonly metrics: LogMetrics;
+  /** What fault injection did so far (all zero without faults). */
+  faultStats(): FaultStats;
   /** Stops timers, HTTP, pollers, job processes and emulators, in that order. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -124,7 +146,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   };
 
   try {
-    const unlock = await lockDataDir(dataDir);
+    const { unlock, unclean } = await lockDataDir(dataDir);
     cleanup.push(unlock);
     const emulators = await startEmulators({ dataDir: resolve(dataDir, 'dynamodb') });
     cleanup.push(() => emulators.stop());
@@ -156,6 +178,11 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
       maxReceiveCount: options.maxReceiveCount ?? 5,
     });
+    if (unclean) {
+      // The previous process died without stopping (a crash): dynalite may have half-written some index entries.
+      const healed = await healIndexes(clients.dynamodb, resources.tableName);
+      log.warn('Local service did not stop cleanly last time; table indexes checked', { ...healed });
+    }
     const restoreOffpeakEnv = setEnvironment({
       [EnvVars.table]: resources.tableName,
       [EnvVars.bucket]: resources.bucketName,
@@ -166,12 +193,24 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     cleanup.push(restoreOffpeakEnv);
 
     const catalog = new Catalog(options.catalogData);
+    const faults = new FaultInjector(options.faults ?? {}, {
+      log,
+      ...(options.faultStatsFile ? { statsFile: options.faultStatsFile } : {}),
+      ...(options.onCrash ? { onCrash: options.onCrash } : {}),
+    });
+    cleanup.push(() => faults.close());
+    if (faults.enabled) log.warn('Fault injection is on', { faults: faults.config });
+    faults.attachToClients(clients);
     const eventsQueue = new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.events.url });
     const executor = new LocalExecutor({
       catalog,
       dataDir,
-      // EventBridge rule → events queue, as on AWS.
-      sink: (event) => eventsQueue.send(event),
+      // EventBridge rule → events queue, as on AWS (fault injection may lose or delay an event on the way).
+      sink: async (event) => {
+        const delivery = faults.eventDelivery();
+        if (delivery.drop) return;
+        await eventsQueue.send(event, delivery.delaySeconds ? { delaySeconds: delivery.delaySeconds } : {});
+      },
       ...(options.slots !== undefined ? { slots: options.slots } : {}),
       ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
       ...(options.timestampLogs !== undefined ? { timestampLogs: options.timestampLogs } : {}),
@@ -197,6 +236,9 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       log,
     });
 
+    const metrics = new LogMetrics(log);
+    const dispatchQueue = new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.dispatch.url });
+    const crashPoints = faults.crashPoints();
     const deps: OffpeakDeps = {
       store: new DynamoJobStore({
         client: clients.documentClient,
@@ -210,9 +252,9 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         clock,
       }),
       catalog,
-      executor,
+      executor: faults.wrapExecutor(executor),
       events: eventBus,
-      dispatchQueue: new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.dispatch.url }),
+      dispatchQueue,
       clock,
       log,
       settings: {
@@ -222,6 +264,20 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       },
       triggers: triggers.deps,
       objects: new S3ObjectStore({ client: clients.s3, bucket: resources.bucketName }),
+      deadLetters: new DynamoDeadLetterStore({
+        client: clients.documentClient,
+        tableName: resources.tableName,
+        clock,
+      }),
+      logs: new FileLogReader(dataDir),
+      retryMarkers: new FileRetryMarkers(dataDir),
+      metrics,
+      sourceQueues: {
+        intake: new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.intake.url }),
+        dispatch: dispatchQueue,
+        events: eventsQueue,
+      },
+      ...(crashPoints ? { crashPoints } : {}),
     };
     const getDeps = () => deps;
     const dispatcher = createDispatcherHandler(getDeps);
@@ -233,7 +289,13 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     // Everything a previous process was running is gone with it: repair now, before new work arrives.
     const startupDeps: OffpeakDeps = {
       ...tickDeps,
-      settings: { ...deps.settings, staleActiveMs: 0, submittingTimeoutMs: 0 },
+      settings: {
+        ...deps.settings,
+        staleActiveMs: 0,
+        submittingTimeoutMs: 0,
+        effectsGraceMs: 0,
+        waitingCheckMs: 0,
+      },
     };
     // (The handler logs what it repaired, as "Reconciler pass".)
     await invokeScheduled(
@@ -266,12 +328,30 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
           handler,
           batchSize,
           log,
+          faults: faults.pollerFaults(name === 'offpeak-tracker'),
         }),
     ) as [SqsPoller, SqsPoller, SqsPoller];
-    for (const poller of [intakePoller, dispatchPoller, trackerPoller]) poller.start();
-    cleanup.push(() =>
-      Promise.all([intakePoller, dispatchPoller, trackerPoller].map((p) => p.stop())).then(() => {}),
+    // The dead-letter ingester on every DLQ, as its Lambda's event source mappings do on AWS.
+    const deadLetterPollers = (
+      [
+        ['intake', resources.queues.intake.dlqUrl],
+        ['dispatch', resources.queues.dispatch.dlqUrl],
+        ['events', resources.queues.events.dlqUrl],
+      ] as const
+    ).map(
+      ([source, queueUrl]) =>
+        new SqsPoller({
+          client: clients.sqs,
+          queueUrl,
+          functionName: 'offpeak-dead-letters',
+          handler: createDeadLetterIngestHandler(getDeps, (): MessageSource => source),
+          batchSize: 10,
+          log,
+        }),
     );
+    const allPollers = [intakePoller, dispatchPoller, trackerPoller, ...deadLetterPollers];
+    for (const poller of allPollers) poller.start();
+    cleanup.push(() => Promise.all(allPollers.map((p) => p.stop())).then(() => {}));
 
     const ticks = [
       new Tick('offpeak-dispatcher', scheduledDispatcher, options.dispatchIntervalMs ?? 5_000, log),
@@ -313,7 +393,10 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       await step('dispatch poller', () => dispatchPoller.stop());
       await step('executor', () => executor.close());
       await step('events drain', () => drainQueue(clients, resources.queues.events.url, 3_000));
-      await step('pollers', () => Promise.all([intakePoller.stop(), trackerPoller.stop()]));
+      await step('pollers', () =>
+        Promise.all([intakePoller, trackerPoller, ...deadLetterPollers].map((p) => p.stop())),
+      );
+      faults.close();
       clients.destroy();
       restoreAwsEnv();
       restoreOffpeakEnv();
@@ -334,6 +417,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       triggers,
       dispatchNow: () => ticks[0].run(),
       reconcileNow: () => ticks[1].run(),
+      metrics,
+      faultStats: () => faults.stats(),
       stop() {
         stopping ??= shutdown();
         return stopping;
@@ -470,23 +555,28 @@ function setEnvironment(values: Record<string, string>): () => void {
 
 /**
  * One service per data directory: dynalite's LevelDB cannot be shared, and a second opener crashes on its first
- * request. A lock file with our pid says who holds it; a lock left by a process that is gone is taken over.
- * @returns a function that releases the lock.
+ * request. A lock file with our pid says who holds it; a lock left by a process that is gone is taken over, and
+ * says that process did not stop cleanly.
+ * @returns a function that releases the lock, and whether the last service on this directory crashed.
  */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+async function lockDataDir(
+  dataDir: string,
+): Promise<{ readonly unlock: () => Promise<void>; readonly unclean: boolean }> {
   if (lockedHere.has(dataDir))
     throw new Error(`A local service in this process is already using ${dataDir}.`);
   await mkdir(dataDir, { recursive: true });
   const file = join(dataDir, 'service.pid');
+  let unclean = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
       lockedHere.add(dataDir);
-      return async () => {
+      const unlock = async () => {
         lockedHere.delete(dataDir);
         if ((await readFile(file, 'utf8').catch(() => '')).trim() === String(process.pid))
           await rm(file, { force: true });
       };
+      return { unlock, unclean };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
@@ -495,7 +585,8 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
           `Another Offpeak local service (pid ${holder}) is using ${dataDir}. Stop it, or pass another --data-dir.`,
         );
       }
-      await rm(file, { force: true }); // stale: its process is gone
+      await rm(file, { force: true }); // stale: its process is gone, without a clean stop
+      unclean = true;
     }
   }
   throw new Error(`Could not lock ${dataDir}`);

@@ -45,6 +45,20 @@ export interface SqsPollerOptions {
    */
   readonly eventSourceArn?: string;
   readonly log?: Log;
+  /**
+   * Fault injection (tests, `npm start -- --faults`): `duplicate` delivers every batch twice (same message ids, as
+   * SQS's at-least-once delivery may), `shuffle` hands the records over in random order. @default none
+   */
+  readonly faults?: PollerFaults;
+}
+
+/** What fault injection does to a poller's batches (see src/local/faults.ts). */
+export interface PollerFaults {
+  readonly duplicate: boolean;
+  readonly shuffle: boolean;
+  readonly random: () => number;
+  readonly onDuplicated?: (records: number) => void;
+  readonly onShuffled?: () => void;
 }
 
 /** ReceiveMessage returns at most this many messages. */
@@ -83,6 +97,7 @@ export class SqsPoller {
   readonly #functionTimeoutMs: number;
   readonly #region: string;
   readonly #log: Log;
+  readonly #faults: PollerFaults | undefined;
   #queueArn: string | undefined;
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
@@ -101,6 +116,7 @@ export class SqsPoller {
     this.#region = options.region ?? LocalAws.region;
     this.#queueArn = options.eventSourceArn;
     this.#log = options.log ?? silentLog;
+    this.#faults = options.faults;
   }
 
   /** Starts polling in the background (idempotent). */
@@ -178,7 +194,26 @@ export class SqsPoller {
   }
 
   async #invoke(messages: Message[]): Promise<PollOutcome> {
-    const event: SQSEvent = { Records: await Promise.all(messages.map((m) => this.#record(m))) };
+    const records = await Promise.all(messages.map((m) => this.#record(m)));
+    const faults = this.#faults;
+    if (faults?.shuffle && records.length > 1) {
+      shuffleInPlace(records, faults.random);
+      faults.onShuffled?.();
+    }
+    const event: SQSEvent = { Records: records };
+    if (faults?.duplicate) {
+      // The first delivery's outcome is dropped, as if its delete never happened: only the second counts.
+      faults.onDuplicated?.(records.length);
+      await this.#handle(event, messages.length);
+    }
+    const failedIds = await this.#handle(event, messages.length);
+    const done = event.Records.filter((r) => !failedIds.has(r.messageId));
+    const deleted = await this.#delete(done);
+    return { received: messages.length, deleted, failed: messages.length - done.length };
+  }
+
+  /** Invokes the handler once. @returns the ids to leave on the queue. */
+  async #handle(event: SQSEvent, count: number): Promise<Set<string>> {
     const ids = new Set(event.Records.map((r) => r.messageId));
     let failedIds: Set<string>;
     try {
@@ -200,14 +235,12 @@ export class SqsPoller {
     } catch (error) {
       this.#log.error('Handler failed; the whole batch returns to the queue', {
         function: this.functionName,
-        records: messages.length,
+        records: count,
         error: errorMessage(error),
       });
       failedIds = ids;
     }
-    const done = event.Records.filter((r) => !failedIds.has(r.messageId));
-    const deleted = await this.#delete(done);
-    return { received: messages.length, deleted, failed: messages.length - done.length };
+    return failedIds;
   }
 
   async #delete(records: readonly SQSRecord[]): Promise<number> {
@@ -318,6 +351,13 @@ function toLambdaAttributes(
     };
   }
   return out;
+}
+
+function shuffleInPlace<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -93,7 +93,8 @@ describe('queues and dead letters', () => {
   it('sets each queue visibility timeout to at least 6x its consumer Lambda timeout', () => {
     const resources = synth.template.toJSON().Resources;
     const mappings = resourcesOf(synth.template, 'AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(3);
+    // intake, dispatch and events queues, and the dead-letter ingester on each of the four DLQs.
+    expect(mappings).toHaveLength(7);
     for (const [, mapping] of mappings) {
       const queue = resources[refTarget(mapping.Properties.EventSourceArn)!];
       const fn = resources[refTarget(mapping.Properties.FunctionName)!];
@@ -108,7 +109,7 @@ describe('queues and dead letters', () => {
 describe('Lambdas', () => {
   it('runs every Offpeak function on nodejs24.x arm64 with JSON logs, tracing and source maps', () => {
     const functions = offpeakFunctions();
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     const logGroups = synth.template.toJSON().Resources;
     for (const [id, fn] of functions) {
       expect(fn.Properties, id).toMatchObject({
@@ -496,5 +497,141 @@ describe('monitoring and outputs', () => {
         'BatchAlarmTopicArn',
       ]),
     );
+  });
+});
+
+describe('reliability (issue 6)', () => {
+  const policiesOf = (fn: { role: { node: { defaultChild?: unknown } } }) => {
+    const roleId = synth.stack.getLogicalId(fn.role.node.defaultChild as never);
+    return resourcesOf(synth.template, 'AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: unknown) => refTarget(r) === roleId))
+      .flatMap(
+        ([, p]) =>
+          p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+      )
+      .map((s) => ({
+        actions: ([] as string[]).concat(s.Action),
+        resources: ([] as unknown[]).concat(s.Resource),
+      }));
+  };
+  const fnId = (fn: { function: { node: { defaultChild?: unknown } } }) =>
+    synth.stack.getLogicalId(fn.function.node.defaultChild as never);
+
+  it('drains every dead-letter queue into the dead-letter ingester, with partial batch failures', () => {
+    const ingester = synth.offpeak.functions.deadLetters;
+    const mappings = resourcesOf(synth.template, 'AWS::Lambda::EventSourceMapping').filter(
+      ([, m]) => refTarget(m.Properties.FunctionName) === fnId(ingester),
+    );
+    const dlqIds = synth.offpeak.deadLetterQueues.map((d) =>
+      synth.stack.getLogicalId(d.queue.node.defaultChild as never),
+    );
+    expect(mappings.map(([, m]) => refTarget(m.Properties.EventSourceArn)).sort()).toEqual(
+      [...dlqIds].sort(),
+    );
+    for (const [, mapping] of mappings) {
+      expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    }
+    // Each DLQ ARN is mapped to the role of the queue it catches.
+    const variables = synth.template.toJSON().Resources[fnId(ingester)].Properties.Environment.Variables;
+    const sources = JSON.stringify(variables[EnvVars.deadLetterSources]);
+    for (const source of ['intake', 'dispatch', 'events', 'eventbridge'])
+      expect(sources).toContain(`\\"${source}\\"`);
+  });
+
+  it('alarms when a job or a message is dead-lettered (metric DeadLetters by kind), notifying the alarm topic', () => {
+    const topicId = resourcesOf(synth.template, 'AWS::SNS::Topic')[0]![0];
+    for (const kind of ['job', 'message']) {
+      const alarm = resourcesOf(synth.template, 'AWS::CloudWatch::Alarm').find(
+        ([, a]) =>
+          a.Properties.MetricName === 'DeadLetters' &&
+          (a.Properties.Dimensions ?? []).some(
+            (d: { Name: string; Value: string }) => d.Name === 'kind' && d.Value === kind,
+          ),
+      );
+      expect(alarm, kind).toBeDefined();
+      expect(alarm![1].Properties).toMatchObject({
+        Namespace: 'Offpeak',
+        Statistic: 'Sum',
+        Period: 60,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        Dimensions: expect.arrayContaining([{ Name: 'service', Value: 'offpeak' }]),
+      });
+      expect(alarm![1].Properties.AlarmActions.map(refTarget)).toContain(topicId);
+    }
+  });
+
+  it('lets the tracker, the reconciler and the API read job logs of exactly the job log groups, and no one else', () => {
+    const groupArns = Object.values(synth.offpeak.compute.jobTypes).map((t) =>
+      JSON.stringify(synth.stack.resolve(t.logGroup.logGroupArn)),
+    );
+    const { tracker, reconciler, api, dispatcher, intake, deadLetters } = synth.offpeak.functions;
+    for (const fn of [tracker, reconciler, api]) {
+      const reads = policiesOf(fn).filter((s) => s.actions.includes('logs:GetLogEvents'));
+      expect(reads).toHaveLength(1);
+      expect(reads[0]!.actions).toEqual(['logs:GetLogEvents']);
+      expect(reads[0]!.resources.map((r) => JSON.stringify(r)).sort()).toEqual([...groupArns].sort());
+    }
+    for (const fn of [dispatcher, intake, deadLetters]) {
+      expect(policiesOf(fn).some((s) => s.actions.includes('logs:GetLogEvents'))).toBe(false);
+    }
+    // Every function knows the job log group of each type (JSON), even where it may not read them.
+    for (const [, fn] of offpeakFunctions()) {
+      expect(fn.Properties.Environment.Variables[EnvVars.jobLogGroups]).toBeDefined();
+    }
+  });
+
+  it('lets the tracker and the reconciler read retry markers (outputs/), and the API send redriven messages back', () => {
+    const { tracker, reconciler, api } = synth.offpeak.functions;
+    for (const fn of [tracker, reconciler]) {
+      const reads = policiesOf(fn)
+        .filter((s) => s.actions.includes('s3:GetObject'))
+        .flatMap((s) => s.resources.map((r) => JSON.stringify(r)));
+      expect(reads.join(), fn.node.id).toContain(`/${BucketPrefixes.outputs}*`);
+      expect(policiesOf(fn).some((s) => s.actions.includes('s3:PutObject'))).toBe(false);
+    }
+    const sends = policiesOf(api)
+      .filter((s) => s.actions.includes('sqs:SendMessage'))
+      .flatMap((s) => s.resources.map((r) => refTarget(r)));
+    for (const queue of [
+      synth.offpeak.queues.intakeQueue,
+      synth.offpeak.queues.dispatchQueue,
+      synth.offpeak.queues.eventsQueue,
+    ]) {
+      expect(sends).toContain(synth.stack.getLogicalId(queue.node.defaultChild as never));
+    }
+  });
+
+  it('retries infrastructure failures in Batch without using the job attempts (evaluateOnExit)', () => {
+    for (const [, definition] of resourcesOf(synth.template, 'AWS::Batch::JobDefinition')) {
+      const strategy = definition.Properties.RetryStrategy;
+      expect(strategy.Attempts).toBe(3);
+      const rules = strategy.EvaluateOnExit as {
+        Action: string;
+        OnStatusReason?: string;
+        OnReason?: string;
+        OnExitCode?: string;
+      }[];
+      // Spot reclaim, host loss, start failures and image pulls are retried by Batch …
+      for (const infra of ['Host EC2*', 'Your Spot Task was interrupted*', 'Task failed to start*']) {
+        expect(rules).toContainEqual(expect.objectContaining({ Action: 'RETRY', OnStatusReason: infra }));
+      }
+      expect(rules).toContainEqual(
+        expect.objectContaining({ Action: 'RETRY', OnReason: 'CannotPullContainerError*' }),
+      );
+      // … and any container that ran and exited is the application's: Batch exits, Offpeak's policy decides.
+      expect(rules.at(-1)).toEqual(expect.objectContaining({ Action: 'EXIT', OnExitCode: '*' }));
+      expect(rules.findIndex((r) => r.Action === 'EXIT')).toBe(rules.length - 1);
+    }
+  });
+
+  it('keeps every DLQ message invisible to other consumers while the ingester handles it (6 x its timeout)', () => {
+    const resources = synth.template.toJSON().Resources;
+    const timeout = resources[fnId(synth.offpeak.functions.deadLetters)].Properties.Timeout;
+    for (const { queue } of synth.offpeak.deadLetterQueues) {
+      const id = synth.stack.getLogicalId(queue.node.defaultChild as never);
+      expect(resources[id].Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
+    }
   });
 });

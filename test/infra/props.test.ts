@@ -54,6 +54,9 @@ describe('props validation', () => {
       onDemandFirstQueues: ['urgent'],
       extraJobWritePrefixes: { ghost: ['/abs/*'] },
       outputRetention: Duration.hours(12),
+      idempotencyRetention: Duration.minutes(10),
+      runnableTimeout: Duration.seconds(10),
+      runnableTimeoutAction: 'panic' as 'fail',
     };
 
     // Act
@@ -78,6 +81,9 @@ describe('props validation', () => {
       'onDemandFirstQueues',
       'extraJobWritePrefixes.ghost',
       'outputRetention',
+      'idempotencyRetention',
+      'runnableTimeout',
+      'runnableTimeoutAction',
     ];
     for (const path of expected) expect(paths, path).toContain(path);
     for (const path of expected) expect(error.message).toContain(path);
@@ -102,8 +108,21 @@ describe('existing resources and options', () => {
         alarmEmails: ['ops@example.com'],
         eventArchiveRetention: Duration.days(30),
         maxVcpus: 64,
+        idempotencyRetention: Duration.hours(48),
+        runnableTimeout: Duration.minutes(30),
+        runnableTimeoutAction: 'fail',
       }),
     });
+    // Reliability settings reach every Lambda as OFFPEAK_SETTINGS, in the form the AWS deps factory parses.
+    for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function').filter(
+      ([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'offpeak',
+    )) {
+      expect(JSON.parse(fn.Properties.Environment.Variables.OFFPEAK_SETTINGS)).toEqual({
+        idempotencyRetentionHours: 48,
+        runnableTimeoutMs: 1_800_000,
+        runnableTimeoutAction: 'fail',
+      });
+    }
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.resourceCountIs('AWS::DynamoDB::Table', 0);
     template.resourceCountIs('AWS::S3::Bucket', 0);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchExecutor } from '../../src/aws/batch-executor.js';
 import { createAwsClients } from '../../src/aws/clients.js';
+import { CloudWatchLogReader } from '../../src/aws/cloudwatch-log-reader.js';
 import {
   awsDeps,
   createAwsDeps,
@@ -9,9 +10,12 @@ import {
   readAwsEnv,
   resetAwsDeps,
 } from '../../src/aws/deps.js';
+import { DynamoDeadLetterStore } from '../../src/aws/dynamo-dead-letter-store.js';
 import { DynamoJobStore } from '../../src/aws/dynamo-job-store.js';
 import { DynamoSchedulingStore } from '../../src/aws/dynamo-scheduling-store.js';
 import { EventBridgeBus } from '../../src/aws/eventbridge-bus.js';
+import { ObjectStoreRetryMarkers } from '../../src/aws/object-store-retry-markers.js';
+import { PowertoolsMetricsPort } from '../../src/aws/powertools-metrics.js';
 import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
 import { SqsQueue } from '../../src/aws/sqs-queue.js';
 import { buildCatalogData } from '../../src/core/catalog.js';
@@ -50,7 +54,31 @@ describe('readAwsEnv', () => {
       jobDefinitions: { report: 'arn:jd/report:3' },
       catalog,
       bucketName: 'offpeak-bucket',
+      intakeQueueUrl: env.OFFPEAK_INTAKE_QUEUE_URL,
+      jobLogGroups: {},
+      settings: {},
     });
+  });
+
+  it('reads the optional job log groups and settings overrides, and refuses unknown or bad settings', () => {
+    expect(
+      readAwsEnv({
+        ...env,
+        OFFPEAK_JOB_LOG_GROUPS: '{"report":"/offpeak/jobs/report"}',
+        OFFPEAK_SETTINGS: '{"idempotencyRetentionHours":48,"runnableTimeoutAction":"fail"}',
+      }),
+    ).toMatchObject({
+      bucketName: 'offpeak-bucket',
+      jobLogGroups: { report: '/offpeak/jobs/report' },
+      settings: { idempotencyRetentionHours: 48, runnableTimeoutAction: 'fail' },
+    });
+    expect(() =>
+      readAwsEnv({
+        ...env,
+        OFFPEAK_SETTINGS: '{"idempotencyRetentionHour":48,"runnableTimeoutAction":"panic"}',
+      }),
+    ).toThrow(/OFFPEAK_SETTINGS: .*runnableTimeoutAction.*idempotencyRetentionHour/s);
+    expect(() => readAwsEnv({ ...env, OFFPEAK_JOB_LOG_GROUPS: '[1]' })).toThrow(/OFFPEAK_JOB_LOG_GROUPS/);
   });
 
   it('lists every missing variable in one error', () => {
@@ -106,6 +134,30 @@ describe('createAwsDeps', () => {
     expect(deps.log).toBe(log);
     expect(deps.settings).toEqual({
       ...defaultSettings,
+      dispatchBatchSize: 7,
+      outputBaseUri: 's3://offpeak-bucket/outputs/',
+    });
+    // Reliability ports: dead letters in the table, log tails, retry markers in the bucket, redrive queues, and
+    // never a crash hook (fault injection is local only).
+    expect(deps.deadLetters).toBeInstanceOf(DynamoDeadLetterStore);
+    expect(deps.logs).toBeInstanceOf(CloudWatchLogReader);
+    expect(deps.retryMarkers).toBeInstanceOf(ObjectStoreRetryMarkers);
+    expect(deps.retryMarkers?.location('J', 1)).toBe('s3://offpeak-bucket/outputs/J/_offpeak/retry-after-1');
+    expect(deps.metrics).toBeInstanceOf(PowertoolsMetricsPort);
+    expect(Object.keys(deps.sourceQueues ?? {}).sort()).toEqual(['dispatch', 'intake']);
+    expect(deps.crashPoints).toBeUndefined();
+    clients.destroy();
+  });
+
+  it('takes settings from OFFPEAK_SETTINGS, below the overrides of the caller', () => {
+    const clients = createAwsClients({ region: 'eu-west-1' });
+    const deps = createAwsDeps(
+      { ...env, OFFPEAK_SETTINGS: '{"idempotencyRetentionHours":48,"dispatchBatchSize":3}' },
+      { clients, settings: { dispatchBatchSize: 7 } },
+    );
+    expect(deps.settings).toEqual({
+      ...defaultSettings,
+      idempotencyRetentionHours: 48,
       dispatchBatchSize: 7,
       outputBaseUri: 's3://offpeak-bucket/outputs/',
     });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { queueOrderOf } from '../../src/aws/deps.js';
+import { DynamoDeadLetterStore } from '../../src/aws/dynamo-dead-letter-store.js';
 import { DynamoJobStore } from '../../src/aws/dynamo-job-store.js';
 import { DynamoSchedulingStore } from '../../src/aws/dynamo-scheduling-store.js';
 import type { Catalog } from '../../src/core/catalog.js';
@@ -101,6 +102,7 @@ async function freshDeps(): Promise<OffpeakDeps & { executor: RefereeExecutor; e
       queueOrder: queueOrderOf(catalog),
     }),
     scheduling: new DynamoSchedulingStore({ client: clients.documentClient, tableName }),
+    deadLetters: new DynamoDeadLetterStore({ client: clients.documentClient, tableName }),
     catalog,
     executor: new RefereeExecutor(catalog),
     events: new RecordingBus(),

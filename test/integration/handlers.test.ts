@@ -241,17 +241,12 @@ describe('api handler (API Gateway v2 events)', () => {
     expect(await call(httpEvent('GET /jobs', { query: { state: 'DONE' } }))).toMatchObject({ status: 400 });
   });
 
-  it('cancels a queued job once, then answers 409', async () => {
+  it('cancels a queued job; a repeated cancel answers the same cancelled job', async () => {
     const { body } = await postJob({ type: 'hello' });
     const route = { path: `/jobs/${body.id}/cancel`, pathParameters: { id: String(body.id) } };
-    expect(await call(httpEvent('POST /jobs/{id}/cancel', route))).toMatchObject({
-      status: 200,
-      body: { state: 'CANCELLED' },
-    });
-    expect(await call(httpEvent('POST /jobs/{id}/cancel', route))).toMatchObject({
-      status: 409,
-      body: { error: 'JobFinished' },
-    });
+    const first = await call(httpEvent('POST /jobs/{id}/cancel', route));
+    expect(first).toMatchObject({ status: 200, body: { state: 'CANCELLED' } });
+    expect(await call(httpEvent('POST /jobs/{id}/cancel', route))).toEqual(first);
   });
 
   it('lists job types and answers health', async () => {
@@ -272,7 +267,7 @@ describe('api handler (API Gateway v2 events)', () => {
 });
 
 describe('intake handler (SQS events)', () => {
-  it('submits each valid message once and fails only the malformed record', async () => {
+  it('submits each valid message once and dead-letters the malformed record with its reason', async () => {
     const intake = createIntakeHandler(() => deps);
     const event = sqsEvent([
       JSON.stringify({ type: 'hello', params: { name: 'from-queue' } }),
@@ -284,7 +279,13 @@ describe('intake handler (SQS events)', () => {
       }),
     ]);
     const response = await intake(event, context);
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]!.messageId }]);
+    // A poison message never succeeds: it is a dead letter at once, not a retry until maxReceiveCount.
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await deps.deadLetters.getDeadLetter(`msg-${event.Records[1]!.messageId}`)).toMatchObject({
+      kind: 'message',
+      reason: expect.stringMatching(/^InvalidMessage: /),
+      message: { source: 'intake', body: 'Test message.' },
+    });
     // The same batch again (SQS redelivery): no new jobs, same two keys.
     await intake(event, context);
     const listed = (await deps.store.listJobs({ type: 'hello', limit: 100 })).items;
@@ -337,12 +338,17 @@ describe('dispatcher → tracker (Batch mocked, events from the real samples)', 
     ).toHaveLength(1);
   });
 
-  it('ignores events of jobs Offpeak did not submit and fails records that are not Batch events', async () => {
+  it('ignores events of jobs Offpeak did not submit and dead-letters records that are not Batch events', async () => {
     const tracker = createTrackerHandler(() => deps);
     const event = fixture<SQSEvent>('eventbridge-to-sqs.json');
     const response = await tracker(event, context);
     // Record 1 is a Batch event of someone else's job (ignored); record 2 is an S3 event (invalid here).
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]!.messageId }]);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await deps.deadLetters.getDeadLetter(`msg-${event.Records[1]!.messageId}`)).toMatchObject({
+      message: { source: 'events' },
+      reason: expect.stringMatching(/^InvalidMessage: /),
+    });
+    expect(await deps.deadLetters.getDeadLetter(`msg-${event.Records[0]!.messageId}`)).toBeUndefined();
   });
 
   it('nudges the dispatcher through the real dispatch queue on submit', async () => {

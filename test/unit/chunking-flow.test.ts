@@ -254,7 +254,7 @@ describe('chunked jobs, end to end on the worker and the tracker', () => {
     await objects.put('inputs/r.txt', 'aaaaaaaa\nbbbbbbbb\n');
     const job = await submit({ type: 'lines', input: objects.uri('inputs/r.txt') });
     await dispatchQueue(deps, job.queue);
-    await expect(retryJob(deps, job.id)).rejects.toMatchObject({ code: 'JobNotFailed' });
+    await expect(retryJob(deps, job.id)).rejects.toMatchObject({ code: 'JobNotRetryable' });
     await runAll(deps.executor.submitted, ['sh', '-c', 'if grep -q b; then exit 4; fi; cat']);
     expect((await reload(job.id)).state).toBe('FAILED');
     const retried = await retryJob(deps, job.id);

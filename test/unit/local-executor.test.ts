@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchJobStateChangeSchema, toExecutorJob } from '../../src/core/batch-event.js';
 import { buildCatalogData, Catalog } from '../../src/core/catalog.js';
@@ -398,12 +400,13 @@ describe('LocalExecutor', () => {
     await eventFor(executorJobId, 'SUCCEEDED');
   });
 
-  it('forgets everything at a restart: a new instance does not describe the old ids', async () => {
+  it('describes a job its clean stop ended after a restart (FAILED, terminated), sending no event at the stop', async () => {
     // Prepare
     const pidFile = join(dataDir, 'restart.pid');
     const first = start();
     const { executorJobId } = await first.submit(request('sleeper', { environment: { PID_FILE: pidFile } }));
     const pid = await readPid(pidFile);
+    await eventFor(executorJobId, 'RUNNING');
     const before = events.length;
 
     // Act
@@ -413,7 +416,78 @@ describe('LocalExecutor', () => {
     // Assess
     expect(alive(pid)).toBe(false);
     expect(events.length).toBe(before); // shutdown sends no events
-    expect(await second.describe([executorJobId])).toEqual([]);
+    expect(await second.describe([executorJobId])).toEqual([
+      expect.objectContaining({
+        executorJobId,
+        status: 'FAILED',
+        statusReason: 'Terminated: executor shut down',
+      }),
+    ]);
     await expect(first.submit(request('short'))).rejects.toThrow(/shut down/);
+  });
+
+  it('survives a crash (kill -9): the job keeps running, a new instance adopts it and reports its exit code', async () => {
+    // Prepare: an executor in its own process submits a job that runs for a second, then the process is killed.
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(dirname(fileURLToPath(import.meta.url)), '../support/executor-child.ts'),
+        dataDir,
+        'sleep 1; echo done; exit 3',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const executorJobId = await new Promise<string>((resolveId, reject) => {
+      child.stdout?.once('data', (data: Buffer) => resolveId(data.toString().trim()));
+      child.once('exit', (code) => reject(new Error(`executor child exited early (${code})`)));
+    });
+    await expect
+      .poll(() => readFileSync(join(dataDir, 'executor', `${executorJobId}.json`), 'utf8'), {
+        timeout: 5_000,
+      })
+      .toContain('"pid"');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    // Act
+    const second = start();
+
+    // Assess: described as running (not lost), then its real outcome, exit code 3, from the exit status file.
+    expect((await second.describe([executorJobId]))[0]?.status).toBe('RUNNING');
+    const failed = await eventFor(executorJobId, 'FAILED', 10_000);
+    expect(failed.detail.container?.exitCode).toBe(3);
+    expect(failed.detail.statusReason).toBe('Essential container in task exited');
+    const [job] = await second.describe([executorJobId]);
+    expect(job).toMatchObject({ status: 'FAILED', exitCode: 3 });
+    expect(await readFile(localLogFile(dataDir, job!.jobName.slice(-26), executorJobId), 'utf8')).toBe(
+      'done\n',
+    );
+  });
+
+  it('after a crash, starts jobs that had not started and reports lost those caught starting (never twice)', async () => {
+    const first = start({ slots: 1 });
+    const blocker = await first.submit(request('short', { environment: { SECONDS_TO_SLEEP: '5' } }));
+    const waiting = await first.submit(request('short', { environment: { SECONDS_TO_SLEEP: '0' } }));
+    await eventFor(waiting.executorJobId, 'RUNNABLE');
+    await eventFor(blocker.executorJobId, 'RUNNING');
+    // A record caught STARTING before its spawn was recorded (no pid): it may or may not have run.
+    const startingFile = join(dataDir, 'executor', `${blocker.executorJobId}.json`);
+    const record = JSON.parse(readFileSync(startingFile, 'utf8'));
+    await first.close({ graceMs: 200 });
+    writeFileSync(startingFile, JSON.stringify({ ...record, status: 'STARTING', pid: undefined }));
+    const waitingFile = join(dataDir, 'executor', `${waiting.executorJobId}.json`);
+    const waitingRecord = JSON.parse(readFileSync(waitingFile, 'utf8'));
+    writeFileSync(
+      waitingFile,
+      JSON.stringify({ ...waitingRecord, status: 'RUNNABLE', statusReason: undefined, stoppedAt: undefined }),
+    );
+
+    start({ slots: 1 });
+    expect((await eventFor(blocker.executorJobId, 'FAILED')).detail.statusReason).toMatch(
+      /^Host lost: .*starting/,
+    );
+    await eventFor(waiting.executorJobId, 'SUCCEEDED');
   });
 });

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import { isTerminal, JobState, jobStates } from '../../src/core/job-state.js';
-import { assertTransition, canTransition } from '../../src/core/state-machine.js';
+import {
+  assertRetryTransition,
+  assertTransition,
+  canRetryTransition,
+  canTransition,
+} from '../../src/core/state-machine.js';
 
 // The expected table, written out independently of the implementation: any change to the real table must be
 // deliberate and show up here.
@@ -51,5 +56,34 @@ describe('job state machine', () => {
 
   it('names both states in the error of a forbidden transition', () => {
     expect(() => assertTransition(JobState.Succeeded, JobState.Running)).toThrow(/SUCCEEDED to RUNNING/);
+  });
+});
+
+// Only `retryJob` (POST /jobs/{id}/retry, dead-letter redrive) may take a job out of a terminal state.
+const retryAllowed: Partial<Record<JobState, JobState[]>> = {
+  FAILED: ['QUEUED'],
+  CANCELLED: ['QUEUED', 'WAITING'],
+};
+
+describe('retry transitions (manual retry and redrive only)', () => {
+  it.each(pairs)('%s → %s follows the retry table', (from, to) => {
+    const expected = retryAllowed[from]?.includes(to) ?? false;
+    expect(canRetryTransition(from, to)).toBe(expected);
+    if (expected) expect(() => assertRetryTransition(from, to)).not.toThrow();
+    else expect(() => assertRetryTransition(from, to)).toThrow(ConflictError);
+  });
+
+  it('stays out of the main table: no event, reconciler or dispatcher can revive a finished job', () => {
+    for (const [from, targets] of Object.entries(retryAllowed) as [JobState, JobState[]][]) {
+      for (const to of targets) expect(canTransition(from, to)).toBe(false);
+    }
+    expect(() => assertTransition(JobState.Failed, JobState.Queued)).toThrow(/FAILED to QUEUED/);
+  });
+
+  it('never lets a retry leave SUCCEEDED or SKIPPED', () => {
+    for (const to of jobStates) {
+      expect(canRetryTransition(JobState.Succeeded, to)).toBe(false);
+      expect(canRetryTransition(JobState.Skipped, to)).toBe(false);
+    }
   });
 });

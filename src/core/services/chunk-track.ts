@@ -15,7 +15,7 @@ import {
 import { jobIdFromExecutorName } from '../job-name.js';
 import { isTerminal, JobState } from '../job-state.js';
 import { decideRetry } from '../retry-policy.js';
-import { completionPatch, ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { completionPatch, runCompletionEffects } from './effects.js';
 import { applyPackChildUpdates, applyPackParentUpdate } from './packing.js';
 import { progressOf, requireObjects, runChunkIndexes } from './plan-execution.js';
 import type { TrackOutcome } from './track.js';
@@ -353,7 +353,7 @@ export async function finalizeRun(
     chunks: total,
     failed: failedCount,
   });
-  await runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });
+  await runCompletionEffects(deps, outcome.after);
   return { kind: 'changed', jobId: stored.id, from, to: outcome.after.state };
 }
 

@@ -4,7 +4,7 @@ import { transitionJob } from '../job.js';
 import { isTerminal, JobState } from '../job-state.js';
 import { outputLocation } from '../output-location.js';
 import { TriggerRule } from '../trigger-rule.js';
-import { completionPatch, ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { completionPatch, runCompletionEffects } from './effects.js';
 import { updateJobWith } from './update-job.js';
 
 /** What a waiting job should do given its dependencies' states and its trigger rule. */
@@ -124,7 +124,7 @@ export async function evaluateWaitingJob(deps: OffpeakDeps, jobId: string): Prom
     await deps.dispatchQueue.send({ kind: 'nudge', queue: outcome.after.queue });
     return outcome.after;
   }
-  return runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });
+  return runCompletionEffects(deps, outcome.after);
 }
 
 /** After `job` finished: release or skip every job waiting for it. */

@@ -1,17 +1,19 @@
 import type { ExecutionHandle } from '../../ports/executor.js';
 import type { CatalogJobType } from '../catalog.js';
+import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
 import { ConcurrentUpdateError, ErrorKind, errorKindOf, RetryableError, serializeError } from '../errors.js';
-import type { Job } from '../job.js';
+import type { Job, JobPatch } from '../job.js';
 import { patchJob, transitionJob, withAttempt } from '../job.js';
 import { jobEnvironment } from '../job-environment.js';
 import { executorJobName } from '../job-name.js';
 import { JobState } from '../job-state.js';
 import { ioEnvironment } from '../output-location.js';
 import type { RateLimit } from '../rate-limit.js';
+import { RETRY_MARKER_ENV } from '../retry-marker.js';
 import { type PlannedSlot, SlotLevel, slotPlan } from '../slot-plan.js';
 import { DispatchPass, SUBMIT_BUCKET } from './dispatch-pass.js';
-import { clampDelaySeconds, completionPatch, ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { clampDelaySeconds, completionPatch, releaseSlotsOf, runCompletionEffects } from './effects.js';
 import { packingDeferralSeconds } from './packing.js';
 import { type ExecutionPlan, planExecution } from './plan-execution.js';
 import { queueSlotCounter, resourceSlotCounter } from './slots.js';
@@ -235,6 +237,8 @@ async function releaseJob(
     throw error;
   }
 
+  crashPoint(deps, CrashPoint.DispatchAfterClaim);
+
   const acquired: PlannedSlot[] = [];
   for (const slot of plan) {
     if (!(await deps.store.acquireSlot(slot.counter, slot.limit, slot.units))) {
@@ -245,6 +249,16 @@ async function releaseJob(
     }
     pass.acquired(slot);
     acquired.push(slot);
+  }
+
+  crashPoint(deps, CrashPoint.DispatchAfterSlot);
+  // The reconciler re-queues a claim older than submittingTimeoutMs: never submit on a claim that old, or the job
+  // could run twice (this pass was slow: throttling, retries). Half the timeout leaves room for the submit itself.
+  if (deps.clock.now().getTime() - Date.parse(job.stateChangedAt) > deps.settings.submittingTimeoutMs / 2) {
+    putBack();
+    await giveBack(deps, pass, job, acquired, 'claim too old');
+    deps.log.warn('Dispatch claim too old; released for a later pass', { jobId: job.id });
+    return { kind: 'lost' };
   }
 
   const attempt = job.attempt + 1;
@@ -264,6 +278,8 @@ async function releaseJob(
           environment: {
             ...jobEnvironment(job, attempt),
             ...ioEnvironment(job, deps.settings),
+            // Where the job may ask for a later retry ("retry after", docs/reliability.md).
+            ...(deps.retryMarkers ? { [RETRY_MARKER_ENV]: deps.retryMarkers.location(job.id, attempt) } : {}),
             ...submission.environment,
           },
           timeoutSeconds: type.timeoutSeconds,
@@ -285,14 +301,31 @@ async function releaseJob(
   const handle = handles[0];
   if (!handle) throw new Error(`Execution plan of job ${job.id} has no submission`);
   const executionPatch = execution.patch(handles);
+  crashPoint(deps, CrashPoint.DispatchAfterSubmit);
 
   const recorded = await updateJobWith(
     deps,
     job.id,
     (current) => {
+      // Only our own claim is ours to record (the reconciler may have re-queued it and another pass claimed it).
       if (current.state !== JobState.Submitting || current.slotToken !== token) return undefined;
       if (current.executorJobId === handle.executorJobId) return undefined;
       const now = deps.clock.now();
+      if (current.cancelRequested) {
+        // Cancelled while we were submitting (cancelJob only marks a SUBMITTING job): we complete the cancel, and
+        // the completion effects give our slots back.
+        return cancelWhileSubmitting(current, now, {
+          attempt,
+          executorJobId: handle.executorJobId,
+          attempts: withAttempt(current, {
+            attempt,
+            executorJobId: handle.executorJobId,
+            submittedAt: now.toISOString(),
+            outcome: 'CANCELLED',
+          }),
+          ...completionPatch(current),
+        });
+      }
       return transitionJob(current, JobState.Submitted, now, {
         attempt,
         executorJobId: handle.executorJobId,
@@ -314,13 +347,33 @@ async function releaseJob(
     job,
   );
   const after = recorded.changed ? recorded.after : recorded.job;
-  if (recorded.changed) await execution.afterRecord?.(handles);
-  if (after.state === JobState.Cancelled || after.cancelRequested) {
+  if (!recorded.changed && after.executorJobId !== handle.executorJobId) {
+    // Our claim was taken from us while we submitted: what we submitted must not run beside the job's real attempt.
+    for (const submitted of handles) {
+      await deps.executor.terminate(
+        submitted.executorJobId,
+        'Superseded: the job was claimed again during a slow submit',
+      );
+    }
+    await execution.abandon?.();
+    deps.log.warn('Dispatch superseded; its executor jobs terminated', {
+      jobId: job.id,
+      executorJobId: handle.executorJobId,
+    });
+    return { kind: 'lost' };
+  }
+  if (after.state === JobState.Cancelled) {
     // Cancelled while we were submitting: the executor jobs must not run.
     for (const submitted of handles)
       await deps.executor.terminate(submitted.executorJobId, 'Cancelled by user during submission');
-    if (after.holdsSlot && after.slotToken === token) await giveBack(deps, pass, job, acquired, 'cancelled');
+    if (recorded.changed) {
+      await execution.abandon?.();
+      for (const slot of acquired) pass.released(slot);
+      await runCompletionEffects(deps, after);
+    }
+    return { kind: 'released' };
   }
+  if (recorded.changed) await execution.afterRecord?.(handles);
   deps.log.info('Job released to executor', { jobId: job.id, executorJobId: handle.executorJobId, attempt });
   return { kind: 'released' };
 }
@@ -345,12 +398,21 @@ async function giveBack(
     await deps.store.releaseSlot(slot.counter, slot.units, job.slotToken);
     pass.released(slot);
   }
-  await updateJobWith(
+  const outcome = await updateJobWith(
     deps,
     job.id,
     (current) => {
       if (current.slotToken !== job.slotToken || !current.holdsSlot) return undefined;
       const now = deps.clock.now();
+      if (current.state === JobState.Submitting && current.cancelRequested) {
+        // A cancel was asked for meanwhile: it ends here rather than back in the queue.
+        return cancelWhileSubmitting(current, now, {
+          holdsSlot: false,
+          slotReleasePending: false,
+          slots: undefined,
+          slotToken: undefined,
+        });
+      }
       if (current.state === JobState.Submitting) {
         return transitionJob(
           current,
@@ -363,6 +425,21 @@ async function giveBack(
       return current.state === JobState.Cancelled ? patchJob(current, now, { holdsSlot: false }) : undefined;
     },
     job,
+  );
+  // The counters are back already: the cancel's effects publish and resolve dependents, nothing else.
+  if (outcome.changed && outcome.after.state === JobState.Cancelled && outcome.after.effectsPending)
+    await runCompletionEffects(deps, outcome.after);
+}
+
+/** SUBMITTING → CANCELLED for a cancel requested while the job was being submitted (see `cancelJob`). */
+export function cancelWhileSubmitting(job: Job, now: Date, patch: JobPatch): Job {
+  const reason = job.statusReason ?? 'Cancelled by user';
+  return transitionJob(
+    job,
+    JobState.Cancelled,
+    now,
+    { effectsPending: true, ...patch, statusReason: reason },
+    `${reason} (while being submitted)`,
   );
 }
 
@@ -401,6 +478,8 @@ async function handleSubmitError(
   }
   const outcome = await updateJobWith(deps, job.id, (current) => {
     if (current.state !== JobState.Submitting || current.slotToken !== job.slotToken) return undefined;
+    if (current.cancelRequested)
+      return cancelWhileSubmitting(current, deps.clock.now(), completionPatch(current));
     return transitionJob(
       current,
       JobState.Failed,
@@ -414,7 +493,7 @@ async function handleSubmitError(
     return { kind: 'lost' };
   }
   for (const slot of acquired) pass.released(slot);
-  await runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });
+  await runCompletionEffects(deps, outcome.after);
   return { kind: 'failed' };
 }
 
@@ -493,8 +572,10 @@ export async function releaseRetry(deps: OffpeakDeps, jobId: string): Promise<Jo
     job,
   );
   if (!outcome.changed) return outcome.job;
-  // Slots the RETRY_WAIT writer did not give back (it crashed) are not given back here: only that writer knows it
-  // did not. The reconciler's recount returns them.
+  crashPoint(deps, CrashPoint.RetryReleaseAfterWrite);
+  // Effects of entering RETRY_WAIT that a crash cut short: this write cleared `slotReleasePending`, so it owns the
+  // release of the slots (see `releaseOwnedSlots` in effects.ts).
+  if (outcome.before.slotReleasePending) await releaseSlotsOf(deps, outcome.before);
   await deps.dispatchQueue.send({ kind: 'nudge', queue: job.queue });
   return outcome.after;
 }

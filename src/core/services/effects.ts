@@ -1,4 +1,5 @@
 import { type OffpeakEvent, OffpeakEventType } from '../../ports/event-bus.js';
+import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
 import type { Job, SlotClaim } from '../job.js';
 import { patchJob } from '../job.js';
@@ -6,6 +7,7 @@ import { isTerminal, JobState } from '../job-state.js';
 import type { FollowUp } from '../job-type.js';
 import { outputLocation } from '../output-location.js';
 import { slotsOf } from '../slot-plan.js';
+import { recordJobDeadLetter } from './dead-letters.js';
 import { resolveDependents } from './dependencies.js';
 import { resourceSlotCounter } from './slots.js';
 import { submitJob } from './submit.js';
@@ -49,37 +51,19 @@ export function completionPatch(job: Job): Pick<Job, 'holdsSlot' | 'effectsPendi
 }
 
 /**
- * Whether the writer of a transition owns the release of the job's slots: it does when its write took the job from
- * holding slots to not holding them (exactly one write does). Pass the result as `releaseSlots`.
- */
-export function ownsSlotRelease(outcome: { readonly before: Job; readonly after: Job }): boolean {
-  return outcome.before.holdsSlot && !outcome.after.holdsSlot;
-}
-
-/** Options of {@link runCompletionEffects}. */
-export interface CompletionEffectsOptions {
-  /**
-   * True only for the caller whose write took the job from holding its slots to not holding them
-   * ({@link ownsSlotRelease}; exactly one write per claim does): it alone gives the job's slots back, so duplicated or concurrent runs of the effects never return them twice. A
-   * writer that crashed before returning them leaves the counters too high, never too low; the reconciler's recount
-   * corrects them. @default false
-   */
-  readonly releaseSlots?: boolean;
-}
-
-/**
  * Runs the effects of a job's arrival in a terminal state or RETRY_WAIT, then clears `effectsPending`: its slots go
- * back (see `releaseSlots`), its event is published, a retry is scheduled, follow-up jobs are submitted, dependents
- * are released or skipped, and the dispatcher is woken for every queue the freed slots may unblock.
- * Safe to run again (a redelivered message, the reconciler): each effect is idempotent.
+ * back (exactly once, see `releaseOwnedSlots`), a final failure is dead-lettered, its event is published, a retry is
+ * scheduled, follow-up jobs are submitted, dependents are released or skipped, and the dispatcher is woken for every
+ * queue the freed slots may unblock. Safe to run again (a redelivered message, the reconciler): each effect is
+ * idempotent or harmless twice.
  */
-export async function runCompletionEffects(
-  deps: OffpeakDeps,
-  job: Job,
-  options: CompletionEffectsOptions = {},
-): Promise<Job> {
+export async function runCompletionEffects(deps: OffpeakDeps, job: Job): Promise<Job> {
   if (!job.effectsPending) return job;
-  const released = options.releaseSlots && job.slotReleasePending ? await releaseSlotsOf(deps, job) : [];
+  const released = job.slotReleasePending ? await releaseOwnedSlots(deps, job) : [];
+  crashPoint(deps, CrashPoint.EffectsAfterSlotRelease);
+  // Reliability (issue 6): a job that failed for good is dead-lettered, with its context, before anything else
+  // learns of the failure; recording is idempotent (one dead letter per job and attempt).
+  const deadLetterId = job.state === JobState.Failed ? (await recordJobDeadLetter(deps, job)).id : undefined;
 
   const detailType = eventTypeByState[job.state];
   if (detailType) await deps.events.publish([jobEvent(detailType, job)]);
@@ -98,18 +82,42 @@ export async function runCompletionEffects(
     await deps.dispatchQueue.send({ kind: 'nudge', queue });
   }
 
+  crashPoint(deps, CrashPoint.EffectsBeforeClear);
   const outcome = await updateJobWith(
     deps,
     job.id,
     (current) =>
       current.effectsPending && current.state === job.state
-        ? patchJob(current, deps.clock.now(), { effectsPending: false, slotReleasePending: false })
+        ? patchJob(current, deps.clock.now(), {
+            effectsPending: false,
+            slotReleasePending: false,
+            ...(deadLetterId ? { deadLetterId } : {}),
+          })
         : undefined,
     // Usually still the version the effects started from; if not, the conditional write re-reads.
     job,
   );
   deps.log.info('Completion effects done', { jobId: job.id, state: job.state });
   return outcome.changed ? outcome.after : outcome.job;
+}
+
+/**
+ * Returns the slots a job gave up, exactly once: the release is claimed by a conditional write that clears
+ * `slotReleasePending`, so two writers that both see it pending (these effects run twice, or beside a retry release)
+ * never both give them back. A crash between the claim and the release leaves the slots taken (never over-admits)
+ * until the reconciler's recount gives them back. @returns what was given back.
+ */
+async function releaseOwnedSlots(deps: OffpeakDeps, job: Job): Promise<SlotClaim[]> {
+  const claim = await updateJobWith(
+    deps,
+    job.id,
+    (current) =>
+      current.slotReleasePending
+        ? patchJob(current, deps.clock.now(), { slotReleasePending: false })
+        : undefined,
+    job,
+  );
+  return claim.changed ? releaseSlotsOf(deps, claim.before) : [];
 }
 
 /** Gives back every slot the job holds, latest level first. @returns what was given back. */

@@ -10,7 +10,7 @@ import { jobEnvironment } from '../job-environment.js';
 import { executorJobName } from '../job-name.js';
 import { isTerminal, JobState } from '../job-state.js';
 import { WorkerEnv, WorkerRole } from '../worker-env.js';
-import { ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { runCompletionEffects } from './effects.js';
 import type { ExecutionPlan } from './plan-execution.js';
 import { requireObjects } from './plan-execution.js';
 import { nextJob, type TrackOutcome } from './track.js';
@@ -310,8 +310,7 @@ async function applyToMembers(
       if (errorKindOf(error) === ErrorKind.NotFound) return undefined;
       throw error;
     });
-    if (outcome?.changed && outcome.after.effectsPending)
-      await runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });
+    if (outcome?.changed && outcome.after.effectsPending) await runCompletionEffects(deps, outcome.after);
   });
 }
 

@@ -5,13 +5,15 @@ import { serializeError } from '../errors.js';
 import type { Job } from '../job.js';
 import { patchJob, transitionJob } from '../job.js';
 import { executorJobName } from '../job-name.js';
-import { activeStates, JobState, terminalStates } from '../job-state.js';
+import { activeStates, isTerminal, JobState, terminalStates } from '../job-state.js';
 import { EffectiveLimits } from '../limits.js';
 import { slotPlan, slotsOf } from '../slot-plan.js';
+import { cancelJob } from './cancel.js';
 import { evaluateWaitingJob } from './dependencies.js';
-import { releaseRetry } from './dispatch.js';
+import { cancelWhileSubmitting, releaseRetry } from './dispatch.js';
 import { runCompletionEffects } from './effects.js';
 import { completePipelineCreation } from './pipelines.js';
+import { RepairKind, recordRepair } from './repairs.js';
 import { queueSlotCounter, resourceSlotCounter, typeSlotCounter } from './slots.js';
 import { failStuckQueuedJob, failStuckRunnableJob, raiseQueueStuck } from './stuck.js';
 import { applyExecutorUpdate } from './track.js';
@@ -41,6 +43,11 @@ export interface ReconcileSummary {
   stuckAlerts: number;
   /** Pipelines whose creation a crash had cut short, finished. */
   pipelinesCompleted: number;
+  /**
+   * Jobs of queues without `maxRunnableSeconds` whose executor job was RUNNABLE past the stack-wide
+   * `runnableTimeoutMs` (noted, or failed, per `runnableTimeoutAction`).
+   */
+  runnableTimedOut: number;
   errors: number;
 }
 
@@ -72,6 +79,7 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     stuckFailed: 0,
     stuckAlerts: 0,
     pipelinesCompleted: 0,
+    runnableTimedOut: 0,
     errors: 0,
   };
   const limits = new EffectiveLimits(deps.catalog, await deps.scheduling.limitOverrides());
@@ -99,30 +107,52 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
       const latest = found.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
       if (latest) {
         const outcome = await applyExecutorUpdate(deps, latest);
-        if (outcome.kind === 'changed') summary.adopted++;
-        deps.log.warn('Reconciler adopted an unrecorded executor job', {
-          jobId: job.id,
-          executorJobId: latest.executorJobId,
-        });
+        if (outcome.kind === 'changed') {
+          summary.adopted++;
+          await recordRepair(deps, RepairKind.AdoptedExecutorJob, {
+            jobId: job.id,
+            detail: `executor job ${latest.executorJobId} (${latest.status}) found by name; now ${outcome.to}`,
+          });
+        }
+        // A cancel requested while it was being submitted, which its dead dispatcher never completed.
+        const adopted = await deps.store.getJob(job.id);
+        if (adopted?.cancelRequested && !isTerminal(adopted.state)) {
+          await cancelJob(deps, job.id, adopted.statusReason ?? 'Cancelled by user');
+        }
         return;
       }
       // Which of its slots the dispatcher took before it died is unknown: none is given back here (that could
       // return one never taken); the recount below returns the ones that were.
+      const released = {
+        holdsSlot: false,
+        slotReleasePending: false,
+        slots: undefined,
+        slotToken: undefined,
+      };
       const outcome = await updateJobWith(deps, job.id, (current) =>
-        current.state === JobState.Submitting && current.version === job.version
-          ? transitionJob(
-              current,
-              JobState.Queued,
-              deps.clock.now(),
-              { holdsSlot: false, slots: undefined, slotToken: undefined },
-              'reconciler: submit never reached the executor',
-            )
-          : undefined,
+        current.state !== JobState.Submitting || current.version !== job.version
+          ? undefined
+          : current.cancelRequested
+            ? cancelWhileSubmitting(current, deps.clock.now(), released)
+            : transitionJob(
+                current,
+                JobState.Queued,
+                deps.clock.now(),
+                released,
+                'reconciler: submit never reached the executor',
+              ),
       );
       if (outcome.changed) {
         for (const slot of slotsOf(job)) touched.add(slot.counter);
         summary.requeued++;
-        deps.log.warn('Reconciler requeued a job stuck in SUBMITTING', { jobId: job.id });
+        const cancelled = outcome.after.state === JobState.Cancelled;
+        if (cancelled) await runCompletionEffects(deps, outcome.after);
+        await recordRepair(deps, RepairKind.RequeuedStuckSubmit, {
+          jobId: job.id,
+          detail: cancelled
+            ? `SUBMITTING since ${job.stateChangedAt} with a cancel requested; cancelled`
+            : `SUBMITTING since ${job.stateChangedAt}; the executor has no job of that name`,
+        });
       }
     });
   }
@@ -137,14 +167,27 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     for (const job of stale) {
       await guard(job, async () => {
         const executorJob = job.executorJobId ? described.get(job.executorJobId) : undefined;
+        const maxRunnableSeconds = deps.catalog.findQueue(job.queue)?.maxRunnableSeconds;
+        if (
+          maxRunnableSeconds === undefined &&
+          executorJob?.status === ExecutorStatus.Runnable &&
+          job.state === JobState.Submitted &&
+          now - Date.parse(job.stateChangedAt) > deps.settings.runnableTimeoutMs
+        ) {
+          // A queue without its own limit: the stack-wide one (docs/reliability.md).
+          if (await repairRunnableTimeout(deps, job, executorJob)) summary.runnableTimedOut++;
+          return;
+        }
         if (executorJob) {
           const outcome = await applyExecutorUpdate(deps, executorJob);
           if (outcome.kind === 'changed') {
             summary.refreshed++;
-            deps.log.warn('Reconciler applied a lost state change', { jobId: job.id, to: outcome.to });
+            await recordRepair(deps, RepairKind.AppliedLostStateChange, {
+              jobId: job.id,
+              detail: `executor job ${executorJob.executorJobId} is ${executorJob.status}; ${outcome.from} → ${outcome.to}`,
+            });
             return;
           }
-          const maxRunnableSeconds = deps.catalog.findQueue(job.queue)?.maxRunnableSeconds;
           const submittedAt = Date.parse(
             job.attempts.find((a) => a.attempt === job.attempt)?.submittedAt ?? job.stateChangedAt,
           );
@@ -167,7 +210,10 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
         const outcome = await applyExecutorUpdate(deps, lostUpdate);
         if (outcome.kind === 'changed') {
           summary.lost++;
-          deps.log.warn('Reconciler failed a job its executor lost', { jobId: job.id, to: outcome.to });
+          await recordRepair(deps, RepairKind.FailedLostExecutorJob, {
+            jobId: job.id,
+            detail: `executor job ${lostUpdate.executorJobId} not found; ${outcome.from} → ${outcome.to}`,
+          });
         }
       });
     }
@@ -188,16 +234,30 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
 
   for (const job of await deps.store.jobsInStateSince(JobState.RetryWait, new Date(now), PAGE)) {
     await guard(job, async () => {
-      if (job.retryAt && Date.parse(job.retryAt) > now) return;
+      // Its release message is due at retryAt: give it the same grace as effects before calling it lost.
+      if (job.retryAt && Date.parse(job.retryAt) > now - (deps.settings.effectsGraceMs ?? 60_000)) return;
       const released = await releaseRetry(deps, job.id);
-      if (released?.state === JobState.Queued) summary.retriesReleased++;
+      if (released?.state === JobState.Queued) {
+        summary.retriesReleased++;
+        await recordRepair(deps, RepairKind.ReleasedRetry, {
+          jobId: job.id,
+          detail: `retry was due at ${job.retryAt ?? 'once'}; its release message was lost`,
+        });
+      }
     });
   }
 
-  for (const job of await deps.store.jobsInStateSince(JobState.Waiting, new Date(now - 60_000), PAGE)) {
+  const waitingAfter = deps.settings.waitingCheckMs ?? 60_000;
+  for (const job of await deps.store.jobsInStateSince(JobState.Waiting, new Date(now - waitingAfter), PAGE)) {
     await guard(job, async () => {
       const after = await evaluateWaitingJob(deps, job.id);
-      if (after && after.state !== JobState.Waiting) summary.waitingResolved++;
+      if (after && after.state !== JobState.Waiting) {
+        summary.waitingResolved++;
+        await recordRepair(deps, RepairKind.ResolvedWaiting, {
+          jobId: job.id,
+          detail: `dependencies had finished; WAITING → ${after.state}`,
+        });
+      }
     });
   }
 
@@ -210,11 +270,15 @@ export async function reconcile(deps: OffpeakDeps): Promise<ReconcileSummary> {
     );
   }
   for (const job of recent) {
-    if (Date.parse(job.stateChangedAt) > now - 60_000) continue;
+    if (Date.parse(job.stateChangedAt) > now - (deps.settings.effectsGraceMs ?? 60_000)) continue;
     if (job.effectsPending) {
       await guard(job, async () => {
         await runCompletionEffects(deps, job);
         summary.effectsCompleted++;
+        await recordRepair(deps, RepairKind.CompletedEffects, {
+          jobId: job.id,
+          detail: `${job.state} since ${job.stateChangedAt}; slots, event and dependents completed`,
+        });
       });
     }
     if (job.holdsSlot && Date.parse(job.stateChangedAt) < now - deps.settings.submittingTimeoutMs) {
@@ -341,10 +405,51 @@ export async function recountSlots(deps: OffpeakDeps, extra: readonly string[] =
     }
     if (await deps.store.resetSlots(counter, expected, usage.version)) {
       corrected++;
-      deps.log.warn('Reconciler corrected a slot counter', { counter, from: usage.used, to: expected });
+      await recordRepair(deps, RepairKind.CorrectedSlotCounter, {
+        detail: `${counter}: ${usage.used} → ${expected}`,
+      });
     }
   }
   return corrected;
+}
+
+/**
+ * A job whose executor job waits for compute (RUNNABLE) past the limit: noted once per attempt (`alert`), or
+ * terminated and failed through the retry policy (`fail`: the late FAILED event of the terminated job is stale by
+ * then). @returns true when something was done.
+ */
+async function repairRunnableTimeout(
+  deps: OffpeakDeps,
+  job: Job,
+  executorJob: ExecutorJob,
+): Promise<boolean> {
+  const minutes = Math.round(deps.settings.runnableTimeoutMs / 60_000);
+  const tag = `attempt ${job.attempt}:`;
+  const reason = `RUNNABLE for more than ${minutes} min (no compute to run it)`;
+  if (deps.settings.runnableTimeoutAction === 'alert') {
+    if (
+      (job.repairs ?? []).some((r) => r.repair === RepairKind.RunnableTimeout && r.detail?.startsWith(tag))
+    ) {
+      return false;
+    }
+    await recordRepair(deps, RepairKind.RunnableTimeout, {
+      jobId: job.id,
+      detail: `${tag} executor job ${executorJob.executorJobId} ${reason}; alerted (runnableTimeoutAction: alert)`,
+    });
+    return true;
+  }
+  await deps.executor.terminate(executorJob.executorJobId, `Offpeak: ${reason}`);
+  const outcome = await applyExecutorUpdate(deps, {
+    ...executorJob,
+    status: ExecutorStatus.Failed,
+    statusReason: `OffpeakRunnableTimeout: ${reason}`,
+  });
+  if (outcome.kind !== 'changed') return false;
+  await recordRepair(deps, RepairKind.RunnableTimeout, {
+    jobId: job.id,
+    detail: `${tag} executor job ${executorJob.executorJobId} ${reason}; terminated, ${outcome.from} → ${outcome.to}`,
+  });
+  return true;
 }
 
 async function allInState(deps: OffpeakDeps, state: JobState): Promise<Job[]> {

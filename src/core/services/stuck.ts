@@ -5,7 +5,7 @@ import type { Job } from '../job.js';
 import { transitionJob } from '../job.js';
 import { JobState } from '../job-state.js';
 import type { QueueSpec } from '../queue-spec.js';
-import { completionPatch, ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { completionPatch, runCompletionEffects } from './effects.js';
 import { updateJobWith } from './update-job.js';
 
 /** Where a stuck job waits: in Offpeak's queue, or at the executor, accepted but not started. */
@@ -39,7 +39,7 @@ export async function failStuckQueuedJob(deps: OffpeakDeps, job: Job): Promise<b
   );
   if (!outcome.changed) return false;
   deps.log.warn('Stuck job failed', { jobId: job.id, queue: job.queue, state: 'QUEUED' });
-  await runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });
+  await runCompletionEffects(deps, outcome.after);
   return true;
 }
 
@@ -84,7 +84,7 @@ export async function failStuckRunnableJob(deps: OffpeakDeps, job: Job): Promise
       });
     }
   }
-  await runCompletionEffects(deps, outcome.after, { releaseSlots: ownsSlotRelease(outcome) });
+  await runCompletionEffects(deps, outcome.after);
   return true;
 }
 

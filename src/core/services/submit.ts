@@ -1,6 +1,7 @@
+import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
 import { ConflictError, ValidationError } from '../errors.js';
-import { scopedIdempotencyKey } from '../idempotency.js';
+import { effectiveIdempotencyKey, idempotencyRetentionHours, scopedIdempotencyKey } from '../idempotency.js';
 import { newJobId } from '../ids.js';
 import type { Job, Trigger } from '../job.js';
 import { JobState } from '../job-state.js';
@@ -52,15 +53,17 @@ export async function submitJob(
 
   const now = deps.clock.now();
   let id = newJobId(now);
-  const idempotencyKey = request.idempotencyKey
-    ? scopedIdempotencyKey(type.name, request.idempotencyKey)
-    : undefined;
+  // An explicit key, or the payload hash for types that ask for it (issue 6: idempotency end to end).
+  const clientKey = effectiveIdempotencyKey(type, request);
+  const idempotencyKey = clientKey ? scopedIdempotencyKey(type.name, clientKey) : undefined;
   if (idempotencyKey) {
-    const expiresAt = new Date(now.getTime() + deps.settings.idempotencyRetentionHours * 3_600_000);
+    const retentionMs = idempotencyRetentionHours(type, deps.settings) * 3_600_000;
+    const expiresAt = new Date(now.getTime() + retentionMs);
     const claim = await deps.store.claimIdempotencyKey(idempotencyKey, id, expiresAt);
+    crashPoint(deps, CrashPoint.SubmitAfterKeyClaim);
     if (!claim.claimed) {
       const existing = await deps.store.getJob(claim.jobId);
-      if (existing) return { job: sameRequestOrConflict(existing, request), created: false };
+      if (existing) return { job: sameRequestOrConflict(existing, request, clientKey), created: false };
       // The key's owner never got written (a crash between the two writes, or a concurrent submit that is about
       // to write it): adopt its id, so whichever write lands first wins and both callers see one job.
       id = claim.jobId;
@@ -105,8 +108,9 @@ export async function submitJob(
   if (!created) {
     const existing = await deps.store.getJob(id);
     if (!existing) throw new Error(`Job ${id} exists but cannot be read`);
-    return { job: sameRequestOrConflict(existing, request), created: false };
+    return { job: sameRequestOrConflict(existing, request, clientKey), created: false };
   }
+  crashPoint(deps, CrashPoint.SubmitAfterCreate);
   deps.log.info('Job submitted', { jobId: id, type: type.name, state, trigger: trigger.kind });
   if (state === JobState.Skipped) return { job: await runCompletionEffects(deps, job), created: true };
   const submitted = await submitReduceStep(deps, job, submitJob);
@@ -122,14 +126,14 @@ export async function submitJob(
 }
 
 /** A repeated key must mean a repeated request: the same key with other params is a client bug, not a retry. */
-function sameRequestOrConflict(existing: Job, request: SubmitRequest): Job {
+function sameRequestOrConflict(existing: Job, request: SubmitRequest, key: string | undefined): Job {
   if (
     existing.type !== request.type ||
     stableStringify(existing.params) !== stableStringify(request.params)
   ) {
     throw new ConflictError(
       'IdempotencyKeyReused',
-      `Idempotency key "${request.idempotencyKey}" was already used for job ${existing.id} with different parameters`,
+      `Idempotency key "${key}" was already used for job ${existing.id} with different parameters`,
       { details: { jobId: existing.id } },
     );
   }

@@ -1,14 +1,16 @@
 import type { ExecutorJob } from '../../ports/executor.js';
 import { ExecutorStatus } from '../../ports/executor.js';
+import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
 import { ErrorKind, errorKindOf } from '../errors.js';
 import type { Job } from '../job.js';
-import { transitionJob, withAttempt } from '../job.js';
+import { attemptInSeries, transitionJob, withAttempt } from '../job.js';
 import { jobIdFromExecutorName } from '../job-name.js';
 import { isTerminal, JobState } from '../job-state.js';
+import type { RetryMarker } from '../retry-marker.js';
 import { decideRetry } from '../retry-policy.js';
 import { applyChildUpdates, applyRunUpdate, isRunJob } from './chunk-track.js';
-import { completionPatch, effectsOverdue, ownsSlotRelease, runCompletionEffects } from './effects.js';
+import { completionPatch, effectsOverdue, runCompletionEffects } from './effects.js';
 import { updateJobWith } from './update-job.js';
 
 /** What the tracker did with one executor update. */
@@ -49,6 +51,7 @@ export async function applyExecutorUpdate(
   if (isRunJob(stored) || isChunkedOrPackedType(deps, stored.type)) {
     return applyRunUpdate(deps, stored, update, random);
   }
+  const retryMarker = await readRetryMarker(deps, stored, update);
 
   let from: JobState = stored.state;
   const outcome = await updateJobWith(
@@ -56,7 +59,7 @@ export async function applyExecutorUpdate(
     jobId,
     (job) => {
       from = job.state;
-      return nextJob(deps, job, update, random);
+      return nextJob(deps, job, retryMarker ? { ...update, retryMarker } : update, random);
     },
     stored,
   ).catch((error: unknown) => {
@@ -71,6 +74,7 @@ export async function applyExecutorUpdate(
     return { kind: 'unchanged', jobId, state: outcome.job.state };
   }
   const after = outcome.after;
+  crashPoint(deps, CrashPoint.TrackAfterWrite);
   deps.log.info('Job state changed', {
     jobId,
     from,
@@ -79,8 +83,7 @@ export async function applyExecutorUpdate(
     executorStatus: update.status,
     ...(update.exitCode !== undefined ? { exitCode: update.exitCode } : {}),
   });
-  if (after.effectsPending)
-    await runCompletionEffects(deps, after, { releaseSlots: ownsSlotRelease(outcome) });
+  if (after.effectsPending) await runCompletionEffects(deps, after);
   return { kind: 'changed', jobId, from, to: after.state };
 }
 
@@ -93,11 +96,34 @@ function isChunkedOrPackedType(deps: Pick<OffpeakDeps, 'catalog'>, type: string)
   }
 }
 
+/**
+ * The retry marker of the attempt a FAILED update ends, when the job may be retried (see core/retry-marker.ts).
+ * A missing marker is not an error; a failed read is (the message is retried, so a requested delay is not lost).
+ */
+async function readRetryMarker(
+  deps: OffpeakDeps,
+  job: Job,
+  update: ExecutorJob,
+): Promise<RetryMarker | undefined> {
+  if (!deps.retryMarkers || update.status !== ExecutorStatus.Failed || job.cancelRequested) return undefined;
+  const attempt =
+    job.state === JobState.Submitting
+      ? job.attempt + 1
+      : job.state === JobState.Submitted || job.state === JobState.Running
+        ? job.attempt
+        : undefined;
+  if (attempt === undefined) return undefined;
+  return deps.retryMarkers.read(job.id, attempt);
+}
+
+/** An executor update, with the retry marker its attempt left (when it failed and left one). */
+export type TrackedUpdate = ExecutorJob & { readonly retryMarker?: RetryMarker };
+
 /** The pure decision: the next version of `job` after `update`, or undefined for no change. */
 export function nextJob(
   deps: Pick<OffpeakDeps, 'clock' | 'catalog'>,
   job: Job,
-  update: ExecutorJob,
+  update: TrackedUpdate,
   random: () => number = Math.random,
 ): Job | undefined {
   if (isTerminal(job.state) || job.state === JobState.RetryWait) return undefined;
@@ -176,9 +202,16 @@ export function nextJob(
   const decision = decideRetry(
     type.retry,
     {
-      attempt,
+      // Counted within the attempt series: a retried or redriven job gets the type's attempts again.
+      attempt: attemptInSeries(current, attempt),
       ...(update.exitCode !== undefined ? { exitCode: update.exitCode } : {}),
       ...(update.statusReason ? { statusReason: update.statusReason } : {}),
+      ...(update.retryMarker
+        ? {
+            retryAfterSeconds: update.retryMarker.retryAfterSeconds,
+            ...(update.retryMarker.reason ? { retryAfterReason: update.retryMarker.reason } : {}),
+          }
+        : {}),
     },
     random,
   );

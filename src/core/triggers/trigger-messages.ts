@@ -2,7 +2,7 @@ import { search } from '@aws-lambda-powertools/jmespath';
 import { z } from 'zod';
 import type { Catalog } from '../catalog.js';
 import { ValidationError } from '../errors.js';
-import { derivedIdempotencyKey } from '../idempotency.js';
+import { DerivedKeys, derivedIdempotencyKey } from '../idempotency.js';
 import type { Trigger } from '../job.js';
 import { IntakeMessageSchema, type SubmitRequest } from '../requests.js';
 import { mapParams } from './mapping.js';
@@ -98,7 +98,10 @@ export function intakeSubmission(catalog: Catalog, record: IntakeRecord): Submis
   }
   const { trigger, ...request } = parseOrThrow(IntakeMessageSchema, body, 'Message is invalid');
   return {
-    request: { ...request, idempotencyKey: request.idempotencyKey ?? `sqs:${record.messageId}` },
+    request: {
+      ...request,
+      idempotencyKey: request.idempotencyKey ?? DerivedKeys.sqsMessage(record.messageId),
+    },
     trigger: trigger ?? {
       kind: 'queue',
       ...(record.eventSourceARN ? { source: record.eventSourceARN } : {}),
@@ -186,7 +189,7 @@ export function queueSubmission(trigger: QueueTrigger, record: IntakeRecord): Su
       params,
       ...(trigger.priority !== undefined ? { priority: trigger.priority } : {}),
       dependsOn: [],
-      idempotencyKey: `sqs:${record.messageId}`,
+      idempotencyKey: DerivedKeys.sqsMessage(record.messageId),
     },
     trigger: { kind: 'queue', source: trigger.queueArn },
   };

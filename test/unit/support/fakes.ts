@@ -1,7 +1,9 @@
 import { catalogData } from '../../../config/offpeak.config.js';
 import { Catalog } from '../../../src/core/catalog.js';
 import type { Clock } from '../../../src/core/clock.js';
+import type { CrashPoint, CrashPoints } from '../../../src/core/crash-point.js';
 import { defaultSettings, type OffpeakDeps, silentLog } from '../../../src/core/deps.js';
+import type { RetryMarker } from '../../../src/core/retry-marker.js';
 import type { EventBus, OffpeakEvent } from '../../../src/ports/event-bus.js';
 import type {
   ExecutionHandle,
@@ -9,7 +11,11 @@ import type {
   Executor,
   ExecutorJob,
 } from '../../../src/ports/executor.js';
+import type { LogReader, LogRef } from '../../../src/ports/log-reader.js';
+import type { Metrics } from '../../../src/ports/metrics.js';
 import type { Queue, SendOptions } from '../../../src/ports/queue.js';
+import type { RetryMarkers } from '../../../src/ports/retry-markers.js';
+import { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
 import { MemoryJobStore } from './memory-job-store.js';
 import { MemorySchedulingStore } from './memory-scheduling-store.js';
 
@@ -79,6 +85,59 @@ export class RecordingQueue implements Queue {
   }
 }
 
+/** Counts what was emitted, by name and dimensions. */
+export class RecordingMetrics implements Metrics {
+  readonly counts: { name: string; dimensions: Record<string, string>; value: number }[] = [];
+  count(name: string, dimensions: Readonly<Record<string, string>> = {}, value = 1): void {
+    this.counts.push({ name, dimensions: { ...dimensions }, value });
+  }
+  total(name: string, dimensions: Record<string, string> = {}): number {
+    return this.counts
+      .filter((c) => c.name === name && Object.entries(dimensions).every(([k, v]) => c.dimensions[k] === v))
+      .reduce((sum, c) => sum + c.value, 0);
+  }
+}
+
+/** Log lines per executor job id; tests write them. */
+export class FakeLogs implements LogReader {
+  readonly lines = new Map<string, string[]>();
+  readonly reads: LogRef[] = [];
+  failWith?: Error;
+  async tail(ref: LogRef, limit: number): Promise<string[]> {
+    this.reads.push(ref);
+    if (this.failWith) throw this.failWith;
+    return (this.lines.get(ref.executorJobId ?? '') ?? []).slice(-limit);
+  }
+}
+
+/** Retry markers tests leave by hand, per job and attempt. */
+export class FakeRetryMarkers implements RetryMarkers {
+  readonly markers = new Map<string, RetryMarker>();
+  location(jobId: string, attempt: number): string {
+    return `memory://markers/${jobId}/${attempt}`;
+  }
+  async read(jobId: string, attempt: number): Promise<RetryMarker | undefined> {
+    return this.markers.get(`${jobId}#${attempt}`);
+  }
+  leave(jobId: string, attempt: number, marker: RetryMarker): void {
+    this.markers.set(`${jobId}#${attempt}`, marker);
+  }
+}
+
+/** A crash hook that throws at chosen points (the service "dies" there; tests then check the repair). */
+export class ThrowingCrashPoints implements CrashPoints {
+  readonly armed = new Set<CrashPoint>();
+  reached(point: CrashPoint): void {
+    if (this.armed.delete(point)) throw new SimulatedCrash(point);
+  }
+}
+
+export class SimulatedCrash extends Error {
+  constructor(readonly point: CrashPoint) {
+    super(`simulated crash at ${point}`);
+  }
+}
+
 export interface TestDeps extends OffpeakDeps {
   readonly store: MemoryJobStore;
   readonly scheduling: MemorySchedulingStore;
@@ -86,6 +145,12 @@ export interface TestDeps extends OffpeakDeps {
   readonly events: RecordingBus;
   readonly dispatchQueue: RecordingQueue;
   readonly clock: ManualClock;
+  readonly deadLetters: MemoryDeadLetterStore;
+  readonly logs: FakeLogs;
+  readonly retryMarkers: FakeRetryMarkers;
+  readonly metrics: RecordingMetrics;
+  readonly sourceQueues: { intake: RecordingQueue; dispatch: RecordingQueue; events: RecordingQueue };
+  readonly crashPoints: ThrowingCrashPoints;
 }
 
 /**
@@ -96,6 +161,7 @@ export function testDeps(overrides: Partial<OffpeakDeps> = {}): TestDeps {
   const clock = new ManualClock();
   const catalog = overrides.catalog ?? new Catalog(catalogData);
   const orders = new Map(catalog.queues().map((q) => [q.name, q.order]));
+  const dispatchQueue = new RecordingQueue();
   return {
     store: new MemoryJobStore(
       () => clock.now(),
@@ -105,10 +171,16 @@ export function testDeps(overrides: Partial<OffpeakDeps> = {}): TestDeps {
     catalog,
     executor: new RecordingExecutor(),
     events: new RecordingBus(),
-    dispatchQueue: new RecordingQueue(),
+    dispatchQueue,
     clock,
     log: silentLog,
     settings: { ...defaultSettings, submitRate: undefined },
+    deadLetters: new MemoryDeadLetterStore(),
+    logs: new FakeLogs(),
+    retryMarkers: new FakeRetryMarkers(),
+    metrics: new RecordingMetrics(),
+    sourceQueues: { intake: new RecordingQueue(), dispatch: dispatchQueue, events: new RecordingQueue() },
+    crashPoints: new ThrowingCrashPoints(),
     ...overrides,
   } as TestDeps;
 }
