@@ -138,9 +138,10 @@ export const JobTypeSpecSchema = z
     environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
     /**
      * How a submit without an idempotency key is keyed: `none` (every submit makes a job) or `payload-hash` (a hash
-     * of the type and params, so the same payload within the retention makes one job). @default 'none'
+     * of the type and params, so the same payload within the retention makes one job). Absent means `none` (and
+     * keeps the content version of types written before the option existed).
      */
-    idempotency: z.enum(['none', 'payload-hash']).default('none'),
+    idempotency: z.enum(['none', 'payload-hash']).optional(),
     /**
      * How long this type's idempotency keys keep returning the same job, in hours.
      * @default undefined (the deployment's `idempotencyRetentionHours` setting, 7 days unless configured)

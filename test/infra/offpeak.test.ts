@@ -589,7 +589,11 @@ describe('reliability (issue 6)', () => {
         .filter((s) => s.actions.includes('s3:GetObject'))
         .flatMap((s) => s.resources.map((r) => JSON.stringify(r)));
       expect(reads.join(), fn.node.id).toContain(`/${BucketPrefixes.outputs}*`);
-      expect(policiesOf(fn).some((s) => s.actions.includes('s3:PutObject'))).toBe(false);
+      // They write only under outputs/ (the result manifest of a chunk run, issue 5).
+      const writes = policiesOf(fn)
+        .filter((s) => s.actions.includes('s3:PutObject'))
+        .flatMap((s) => s.resources.map((r) => JSON.stringify(r)));
+      for (const resource of writes) expect(resource, fn.node.id).toContain(`/${BucketPrefixes.outputs}*`);
     }
     const sends = policiesOf(api)
       .filter((s) => s.actions.includes('sqs:SendMessage'))

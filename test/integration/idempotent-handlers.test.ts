@@ -71,10 +71,9 @@ beforeAll(async () => {
         normal: 'arn:jq/normal',
         low: 'arn:jq/low',
       }),
-      [EnvVars.jobDefinitions]: JSON.stringify({
-        hello: 'arn:jd/hello:3',
-        'nightly-backup': 'arn:jd/backup:1',
-      }),
+      [EnvVars.jobDefinitions]: JSON.stringify(
+        Object.fromEntries(catalogData.jobTypes.map((t) => [t.name, `arn:jd/${t.name}:1`])),
+      ),
       [EnvVars.jobLogGroups]: JSON.stringify({ hello: '/offpeak/jobs/hello' }),
       [EnvVars.catalog]: JSON.stringify(catalogData),
     },

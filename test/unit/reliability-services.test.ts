@@ -732,7 +732,7 @@ describe('a slow dispatcher never runs an attempt twice', () => {
       const current = (await deps.store.getJob(job.id))!;
       deps.clock.advance(1000);
       await deps.store.updateJob(
-        { ...current, stateChangedAt: deps.clock.now().toISOString() },
+        { ...current, stateChangedAt: deps.clock.now().toISOString(), slotToken: 'another-claim' },
         current.version,
       );
       return submitting(request);

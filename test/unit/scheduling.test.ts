@@ -379,14 +379,15 @@ describe('completion gives back exactly what was taken', () => {
     expect(Object.values(await counters(deps)).every((n) => n === 0)).toBe(true);
   });
 
-  it('lets only the dispatcher give back the slots of a job cancelled while it was being submitted', async () => {
+  it('lets the dispatcher complete the cancel of a job cancelled while it was being submitted', async () => {
     const holder = await submit(deps, { type: 'etl', params: { tenant: 'acme' } });
     await dispatchQueue(deps, 'main');
     const job = await submit(deps, { type: 'etl', params: { tenant: 'acme' } });
     const submitToExecutor = deps.executor.submit.bind(deps.executor);
     deps.executor.submit = async (request: ExecutionRequest): Promise<ExecutionHandle> => {
+      // The claim is the dispatcher's: a cancel only marks it, and the dispatcher completes it.
       const cancelled = await cancelJob(deps, request.jobId);
-      expect(cancelled).toMatchObject({ state: 'CANCELLED', holdsSlot: true });
+      expect(cancelled).toMatchObject({ state: 'SUBMITTING', cancelRequested: true, holdsSlot: true });
       return submitToExecutor(request);
     };
     await dispatchQueue(deps, 'main');

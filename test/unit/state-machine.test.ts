@@ -18,7 +18,7 @@ const allowed: Record<JobState, JobState[]> = {
   RUNNING: ['SUCCEEDED', 'FAILED', 'RETRY_WAIT', 'CANCELLED'],
   RETRY_WAIT: ['QUEUED', 'CANCELLED'],
   SUCCEEDED: [],
-  FAILED: ['QUEUED'], // a user retry (issue 5)
+  FAILED: [], // only a retry or redrive revives it (retryTransitions)
   CANCELLED: [],
   SKIPPED: [],
 };
@@ -33,7 +33,7 @@ describe('job state machine', () => {
     else expect(() => assertTransition(from, to)).toThrow(ConflictError);
   });
 
-  it('has exactly ten states, four of them terminal, only FAILED with a way out (a user retry)', () => {
+  it('has exactly ten states, four of them terminal, none with a way out in the main table', () => {
     expect(jobStates).toHaveLength(10);
     const terminal = jobStates.filter(isTerminal);
     expect(terminal.sort()).toEqual([
@@ -43,9 +43,7 @@ describe('job state machine', () => {
       JobState.Succeeded,
     ]);
     for (const state of terminal) {
-      expect(jobStates.filter((to) => canTransition(state, to))).toEqual(
-        state === JobState.Failed ? [JobState.Queued] : [],
-      );
+      expect(jobStates.filter((to) => canTransition(state, to))).toEqual([]);
     }
   });
 

@@ -1,6 +1,8 @@
 import { type OffpeakEvent, OffpeakEventType } from '../../ports/event-bus.js';
+import { backoffDelayMs } from '../backoff.js';
 import { CrashPoint, crashPoint } from '../crash-point.js';
 import type { OffpeakDeps } from '../deps.js';
+import { ErrorKind, errorKindOf } from '../errors.js';
 import type { Job, SlotClaim } from '../job.js';
 import { patchJob } from '../job.js';
 import { isTerminal, JobState } from '../job-state.js';
@@ -120,14 +122,32 @@ async function releaseOwnedSlots(deps: OffpeakDeps, job: Job): Promise<SlotClaim
   return claim.changed ? releaseSlotsOf(deps, claim.before) : [];
 }
 
-/** Gives back every slot the job holds, latest level first. @returns what was given back. */
+/** Attempts of one counter release before it is left to the reconciler's recount. */
+const RELEASE_ATTEMPTS = 5;
+const RELEASE_BACKOFF = { baseMs: 50, capMs: 1_000 } as const;
+
+/**
+ * Gives back every slot the job holds, latest level first. The caller owns the release (it cleared
+ * `slotReleasePending`), so a transient failure (throttling) is retried here rather than by redelivery, which would
+ * find nothing left to release: with the claim's token a repeated release is ignored by the store, so a retry after
+ * a call that did land cannot give the units back twice. @returns what was given back.
+ */
 export async function releaseSlotsOf(
   deps: Pick<OffpeakDeps, 'store'>,
   job: Pick<Job, 'slots' | 'queue' | 'slotToken'>,
 ): Promise<SlotClaim[]> {
   const slots = slotsOf(job);
   for (const slot of [...slots].reverse()) {
-    await deps.store.releaseSlot(slot.counter, slot.units, job.slotToken);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await deps.store.releaseSlot(slot.counter, slot.units, job.slotToken);
+        break;
+      } catch (error) {
+        const retryable = job.slotToken !== undefined && errorKindOf(error) === ErrorKind.Retryable;
+        if (!retryable || attempt >= RELEASE_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, backoffDelayMs(RELEASE_BACKOFF, attempt)));
+      }
+    }
   }
   return slots;
 }

@@ -17,6 +17,7 @@ import type { Queue, SendOptions } from '../../../src/ports/queue.js';
 import type { RetryMarkers } from '../../../src/ports/retry-markers.js';
 import { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
 import { MemoryJobStore } from './memory-job-store.js';
+import { MapSecrets, MemoryScheduleStore, RecordingRegistry } from './memory-schedule-store.js';
 import { MemorySchedulingStore } from './memory-scheduling-store.js';
 
 /** A clock tests move by hand. */
@@ -181,6 +182,11 @@ export function testDeps(overrides: Partial<OffpeakDeps> = {}): TestDeps {
     metrics: new RecordingMetrics(),
     sourceQueues: { intake: new RecordingQueue(), dispatch: dispatchQueue, events: new RecordingQueue() },
     crashPoints: new ThrowingCrashPoints(),
+    triggers: {
+      schedules: new MemoryScheduleStore(),
+      registry: new RecordingRegistry(),
+      secrets: new MapSecrets({}),
+    },
     ...overrides,
   } as TestDeps;
 }
