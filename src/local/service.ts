@@ -295,6 +295,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         submittingTimeoutMs: 0,
         effectsGraceMs: 0,
         waitingCheckMs: 0,
+        // Nothing else acquires or releases a slot before the pollers start: counters can be recounted at once.
+        slotRecountSettleMs: 0,
       },
     };
     // (The handler logs what it repaired, as "Reconciler pass".)
