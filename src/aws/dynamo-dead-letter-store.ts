@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -8,13 +7,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type DeadLetter, DeadLetterSchema } from '../core/dead-letter.js';
-import { ConcurrentUpdateError, RetryableError, ValidationError } from '../core/errors.js';
+import { ConcurrentUpdateError, ValidationError } from '../core/errors.js';
 import type {
   DeadLetterStore,
   ListDeadLettersQuery,
   MessageFailureNote,
 } from '../ports/dead-letter-store.js';
 import type { Page } from '../ports/job-store.js';
+import { batchGetAll, isConditionFailure, putIfAbsent } from './dynamo-writes.js';
 import { withoutUndefined } from './job-item.js';
 import { TableIndexes, TableKeys } from './table-schema.js';
 
@@ -38,7 +38,6 @@ const PK = TableKeys.partitionKey;
 const SK = TableKeys.sortKey;
 const DL_SK = 'DEADLETTER';
 const NOTE_SK = 'MSGFAIL';
-const BATCH_GET_MAX = 100;
 const FILTERED_PAGE = 200;
 const MAX_PAGES_PER_CALL = 50;
 
@@ -80,20 +79,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
   }
 
   async putDeadLetter(record: DeadLetter): Promise<boolean> {
-    try {
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: this.#item({ ...record, version: 0 }),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return putIfAbsent(this.#db, this.#table, this.#item({ ...record, version: 0 }));
   }
 
   async getDeadLetter(id: string): Promise<DeadLetter | undefined> {
@@ -104,23 +90,8 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
   }
 
   async getDeadLetters(ids: readonly string[]): Promise<DeadLetter[]> {
-    const unique = [...new Set(ids)];
-    const records: DeadLetter[] = [];
-    for (let start = 0; start < unique.length; start += BATCH_GET_MAX) {
-      let keys: Item[] = unique.slice(start, start + BATCH_GET_MAX).map(key);
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > 8) {
-          throw new RetryableError('BatchGetIncomplete', `${keys.length} dead letters stayed unprocessed`);
-        }
-        if (attempt > 0) await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
-        const result = await this.#db.send(
-          new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const item of result.Responses?.[this.#table] ?? []) records.push(fromItem(item));
-        keys = result.UnprocessedKeys?.[this.#table]?.Keys ?? [];
-      }
-    }
-    return records;
+    const items = await batchGetAll(this.#db, this.#table, [...new Set(ids)].map(key), 'dead letters');
+    return items.map(fromItem);
   }
 
   async listDeadLetters(query: ListDeadLettersQuery): Promise<Page<DeadLetter>> {
@@ -337,12 +308,4 @@ function notePk(messageId: string): string {
 
 function epochSeconds(date: Date): number {
   return Math.floor(date.getTime() / 1000);
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -14,6 +13,7 @@ import type { Job } from '../core/job.js';
 import { isTerminal, type JobState } from '../core/job-state.js';
 import type { QueueOrder } from '../core/queue-spec.js';
 import type { IdempotencyClaim, JobStore, ListJobsQuery, Page, SlotUsage } from '../ports/job-store.js';
+import { batchGetAll, isConditionFailure, putIfAbsent } from './dynamo-writes.js';
 import { fromJobItem, JOB_SORT_KEY, jobPk, keyPrefix, queueSortKey, toJobItem } from './job-item.js';
 import { TableIndexes, TableKeys } from './table-schema.js';
 
@@ -59,8 +59,6 @@ const SLOTS_SK = 'SLOTS';
 const FILTERED_PAGE = 200;
 /** Bounds one filtered listing call; it then returns what it has and a cursor to continue. */
 const MAX_PAGES_PER_CALL = 50;
-const BATCH_GET_MAX = 100;
-const UNPROCESSED_RETRIES = 8;
 
 /**
  * The JobStore on one DynamoDB table (design §4), with single-item conditional writes only.
@@ -145,20 +143,7 @@ export class DynamoJobStore implements JobStore {
   }
 
   async createJob(job: Job): Promise<boolean> {
-    try {
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: this.#item(job),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return putIfAbsent(this.#db, this.#table, this.#item(job));
   }
 
   async getJob(id: string): Promise<Job | undefined> {
@@ -169,26 +154,8 @@ export class DynamoJobStore implements JobStore {
   }
 
   async getJobs(ids: readonly string[]): Promise<Job[]> {
-    const unique = [...new Set(ids)];
-    const jobs: Job[] = [];
-    for (let start = 0; start < unique.length; start += BATCH_GET_MAX) {
-      let keys: Item[] = unique.slice(start, start + BATCH_GET_MAX).map(jobKey);
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > UNPROCESSED_RETRIES) {
-          throw new RetryableError(
-            'BatchGetIncomplete',
-            `${keys.length} jobs stayed unprocessed by BatchGetItem`,
-          );
-        }
-        if (attempt > 0) await sleep(backoffMs(attempt));
-        const result = await this.#db.send(
-          new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const item of result.Responses?.[this.#table] ?? []) jobs.push(fromJobItem(item));
-        keys = result.UnprocessedKeys?.[this.#table]?.Keys ?? [];
-      }
-    }
-    return jobs;
+    const items = await batchGetAll(this.#db, this.#table, [...new Set(ids)].map(jobKey), 'jobs');
+    return items.map(fromJobItem);
   }
 
   async updateJob(next: Job, expectedVersion: number): Promise<Job> {
@@ -631,16 +598,4 @@ function depsPk(dependencyId: string): string {
 
 function epochSeconds(date: Date): number {
   return Math.floor(date.getTime() / 1000);
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-function backoffMs(attempt: number): number {
-  return Math.floor(Math.random() * Math.min(2000, 50 * 2 ** attempt));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

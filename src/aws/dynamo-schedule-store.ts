@@ -10,6 +10,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { ConcurrentUpdateError } from '../core/errors.js';
 import { type ScheduleRecord, ScheduleRecordSchema, scheduleExpiry } from '../core/triggers/schedule.js';
 import type { ScheduleStore } from '../ports/schedule-store.js';
+import { isConditionFailure, putIfAbsent } from './dynamo-writes.js';
 import { withoutUndefined } from './job-item.js';
 import { TableKeys } from './table-schema.js';
 
@@ -47,20 +48,7 @@ export class DynamoScheduleStore implements ScheduleStore {
   }
 
   async createSchedule(schedule: ScheduleRecord): Promise<boolean> {
-    try {
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: this.#item(schedule),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return putIfAbsent(this.#db, this.#table, this.#item(schedule));
   }
 
   async getSchedule(id: string): Promise<ScheduleRecord | undefined> {
@@ -174,8 +162,4 @@ function key(prefix: string, id: string): Record<string, string> {
 function fromItem(item: Record<string, unknown>): ScheduleRecord {
   const { [PK]: _pk, [SK]: _sk, [TableKeys.ttlAttribute]: _ttl, ...fields } = item;
   return ScheduleRecordSchema.parse(fields);
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }

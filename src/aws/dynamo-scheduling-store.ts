@@ -20,6 +20,7 @@ import { type Pipeline, PipelineSchema } from '../core/pipeline.js';
 import type { RateLimit } from '../core/rate-limit.js';
 import { fullBucket, type TokenBucketState, takeTokens } from '../core/token-bucket.js';
 import type { SchedulingStore, TokenGrant } from '../ports/scheduling-store.js';
+import { isConditionFailure, putIfAbsent, sleep } from './dynamo-writes.js';
 import { withoutUndefined } from './job-item.js';
 import { TableIndexes, TableKeys } from './table-schema.js';
 
@@ -161,20 +162,7 @@ export class DynamoSchedulingStore implements SchedulingStore {
   }
 
   async createPipeline(pipeline: Pipeline): Promise<boolean> {
-    try {
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: pipelineItem(pipeline),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return putIfAbsent(this.#db, this.#table, pipelineItem(pipeline));
   }
 
   async getPipeline(id: string): Promise<Pipeline | undefined> {
@@ -320,12 +308,4 @@ function fromPipelineItem(item: Item): Pipeline {
   const fields: Item = { ...item };
   for (const attribute of storageAttributes) delete fields[attribute];
   return PipelineSchema.parse(fields);
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
