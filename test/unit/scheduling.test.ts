@@ -14,7 +14,7 @@ import {
   patchQueue,
   patchResource,
 } from '../../src/core/services/limits-admin.js';
-import { reconcile } from '../../src/core/services/reconcile.js';
+import { reconcile, recountSlots } from '../../src/core/services/reconcile.js';
 import { submitJob } from '../../src/core/services/submit.js';
 import { applyExecutorUpdate } from '../../src/core/services/track.js';
 import type { ExecutionHandle, ExecutionRequest, ExecutorStatus } from '../../src/ports/executor.js';
@@ -460,6 +460,32 @@ describe('the reconciler corrects leaked slots once the counter has settled', ()
     expect(await used(deps, 'key#etl#acme')).toBe(0);
     await dispatchQueue(deps, 'main');
     expect(submittedIds(deps)).toEqual([waiting.id]);
+  });
+
+  it('counts a finished job whose slot release is still pending as their holder (no double release)', async () => {
+    const job = await submit(deps, { type: 'etl', params: { tenant: 'acme' } });
+    await dispatchQueue(deps, 'main');
+    const held = await counters(deps);
+    expect(held).toMatchObject({ 'queue#main': 1, 'key#etl#acme': 1, 'resource#warehouse': 1 });
+    // The terminal write happened, its effects (which give the slots back) were cut short by a crash.
+    const claimed = await reload(deps, job.id);
+    await deps.store.updateJob(
+      {
+        ...claimed,
+        state: 'FAILED',
+        holdsSlot: false,
+        slotReleasePending: true,
+        effectsPending: true,
+        stateChangedAt: deps.clock.now().toISOString(),
+      },
+      claimed.version,
+    );
+    deps.clock.advance(deps.settings.slotRecountSettleMs + 1_000);
+    expect(await recountSlots(deps)).toBe(0);
+    expect(await counters(deps)).toEqual(held);
+    // Whoever completes the effects gives them back, once.
+    await reconcile(deps);
+    expect(Object.values(await counters(deps)).every((n) => n === 0)).toBe(true);
   });
 });
 

@@ -366,7 +366,8 @@ function groupByQueue(jobs: readonly Job[]): Map<string, Job[]> {
  * `slotRecountSettleMs` and did not change while counting (its version). Counters named by the catalog (queues, job
  * types, resources) are always recounted; `extra` adds others (key counters).
  *
- * The holders are the jobs in SUBMITTING, SUBMITTED or RUNNING with `holdsSlot`. A job becomes a holder (its claim
+ * The holders are the jobs in SUBMITTING, SUBMITTED or RUNNING with `holdsSlot`, and the jobs (RETRY_WAIT, or
+ * ended within the hour) whose release is still pending. A job becomes a holder (its claim
  * records its slots) before any counter moves and stops being one only when its slots are given back or about to be,
  * by the one process that knows what it took; the settle time (longer than any Lambda run) ensures that no such
  * acquire or release is in flight and that the job index has caught up. So a correction only returns units nobody
@@ -376,10 +377,23 @@ function groupByQueue(jobs: readonly Job[]): Map<string, Job[]> {
 export async function recountSlots(deps: OffpeakDeps, extra: readonly string[] = []): Promise<number> {
   const now = deps.clock.now().getTime();
   const held = new Map<string, number>();
+  const hold = (job: Job) => {
+    for (const slot of slotsOf(job)) held.set(slot.counter, (held.get(slot.counter) ?? 0) + slot.units);
+  };
   for (const state of activeStates) {
-    for (const job of await allInState(deps, state)) {
-      if (!job.holdsSlot) continue;
-      for (const slot of slotsOf(job)) held.set(slot.counter, (held.get(slot.counter) ?? 0) + slot.units);
+    for (const job of await allInState(deps, state)) if (job.holdsSlot) hold(job);
+  }
+  // A job that gave its slots up but whose release nobody has claimed yet (`slotReleasePending`: its effects were
+  // cut short) still holds them: whoever claims the release gives them back, so counting them out here would
+  // give them back twice.
+  for (const state of [...terminalStates, JobState.RetryWait]) {
+    for (const job of await deps.store.jobsInStateSince(
+      state,
+      END_OF_TIME,
+      1000,
+      new Date(now - 3_600_000),
+    )) {
+      if (job.slotReleasePending) hold(job);
     }
   }
   const counters = new Set<string>([
