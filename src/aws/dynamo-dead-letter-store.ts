@@ -7,14 +7,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type DeadLetter, DeadLetterSchema } from '../core/dead-letter.js';
-import { ConcurrentUpdateError, ValidationError } from '../core/errors.js';
+import { ValidationError } from '../core/errors.js';
 import type {
   DeadLetterStore,
   ListDeadLettersQuery,
   MessageFailureNote,
 } from '../ports/dead-letter-store.js';
 import type { Page } from '../ports/job-store.js';
-import { batchGetAll, isConditionFailure, putIfAbsent } from './dynamo-writes.js';
+import { batchGetAll, putAtVersion, putIfAbsent } from './dynamo-writes.js';
 import { withoutUndefined } from './job-item.js';
 import { TableIndexes, TableKeys } from './table-schema.js';
 
@@ -157,26 +157,11 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
 
   async updateDeadLetter(next: DeadLetter, expectedVersion: number): Promise<DeadLetter> {
     const stored: DeadLetter = { ...next, version: expectedVersion + 1 };
-    try {
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: this.#item(stored),
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':expected': expectedVersion },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new ConcurrentUpdateError(
-          'ConcurrentUpdate',
-          `Dead letter ${next.id} is no longer at version ${expectedVersion} (or does not exist)`,
-          { cause: error, details: { id: next.id, expectedVersion } },
-        );
-      }
-      throw error;
-    }
+    await putAtVersion(this.#db, this.#table, this.#item(stored), expectedVersion, {
+      label: 'Dead letter',
+      id: next.id,
+      details: { id: next.id },
+    });
     return stored;
   }
 

@@ -8,12 +8,12 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../core/clock.js';
-import { ConcurrentUpdateError, RetryableError, ValidationError } from '../core/errors.js';
+import { RetryableError, ValidationError } from '../core/errors.js';
 import type { Job } from '../core/job.js';
 import { isTerminal, type JobState } from '../core/job-state.js';
 import type { QueueOrder } from '../core/queue-spec.js';
 import type { IdempotencyClaim, JobStore, ListJobsQuery, Page, SlotUsage } from '../ports/job-store.js';
-import { batchGetAll, isConditionFailure, putIfAbsent } from './dynamo-writes.js';
+import { batchGetAll, isConditionFailure, putAtVersion, putIfAbsent } from './dynamo-writes.js';
 import { fromJobItem, JOB_SORT_KEY, jobPk, keyPrefix, queueSortKey, toJobItem } from './job-item.js';
 import { TableIndexes, TableKeys } from './table-schema.js';
 
@@ -160,28 +160,13 @@ export class DynamoJobStore implements JobStore {
 
   async updateJob(next: Job, expectedVersion: number): Promise<Job> {
     const stored: Job = { ...next, version: expectedVersion + 1 };
-    try {
-      // A whole-item put (not an UpdateItem) so that every attribute that no longer applies disappears with it:
-      // the queue-index keys when leaving QUEUED, and optional fields the new version cleared.
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: this.#item(stored),
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':expected': expectedVersion },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new ConcurrentUpdateError(
-          'ConcurrentUpdate',
-          `Job ${next.id} is no longer at version ${expectedVersion} (or does not exist)`,
-          { cause: error, details: { jobId: next.id, expectedVersion } },
-        );
-      }
-      throw error;
-    }
+    // A whole-item put (not an UpdateItem) so that every attribute that no longer applies disappears with it:
+    // the queue-index keys when leaving QUEUED, and optional fields the new version cleared.
+    await putAtVersion(this.#db, this.#table, this.#item(stored), expectedVersion, {
+      label: 'Job',
+      id: next.id,
+      details: { jobId: next.id },
+    });
     return stored;
   }
 

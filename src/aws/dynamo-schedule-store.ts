@@ -2,15 +2,13 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../core/clock.js';
-import { ConcurrentUpdateError } from '../core/errors.js';
 import { type ScheduleRecord, ScheduleRecordSchema, scheduleExpiry } from '../core/triggers/schedule.js';
 import type { ScheduleStore } from '../ports/schedule-store.js';
-import { isConditionFailure, putIfAbsent } from './dynamo-writes.js';
+import { isConditionFailure, putAtVersion, putIfAbsent } from './dynamo-writes.js';
 import { withoutUndefined } from './job-item.js';
 import { TableKeys } from './table-schema.js';
 
@@ -80,27 +78,11 @@ export class DynamoScheduleStore implements ScheduleStore {
 
   async updateSchedule(next: ScheduleRecord, expectedVersion: number): Promise<ScheduleRecord> {
     const stored = { ...next, version: expectedVersion + 1 };
-    try {
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: this.#item(stored),
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':expected': expectedVersion },
-        }),
-      );
-      return stored;
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new ConcurrentUpdateError(
-          'ConcurrentUpdate',
-          `Schedule ${next.id} is no longer at version ${expectedVersion} (or does not exist)`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+    await putAtVersion(this.#db, this.#table, this.#item(stored), expectedVersion, {
+      label: 'Schedule',
+      id: next.id,
+    });
+    return stored;
   }
 
   async deleteSchedule(id: string): Promise<boolean> {

@@ -6,7 +6,6 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../core/clock.js';
-import { ConcurrentUpdateError } from '../core/errors.js';
 import {
   type LimitOverrides,
   type QueueOverride,
@@ -20,7 +19,7 @@ import { type Pipeline, PipelineSchema } from '../core/pipeline.js';
 import type { RateLimit } from '../core/rate-limit.js';
 import { fullBucket, type TokenBucketState, takeTokens } from '../core/token-bucket.js';
 import type { SchedulingStore, TokenGrant } from '../ports/scheduling-store.js';
-import { isConditionFailure, putIfAbsent, sleep } from './dynamo-writes.js';
+import { isConditionFailure, putAtVersion, putIfAbsent, sleep } from './dynamo-writes.js';
 import { withoutUndefined } from './job-item.js';
 import { TableIndexes, TableKeys } from './table-schema.js';
 
@@ -174,26 +173,11 @@ export class DynamoSchedulingStore implements SchedulingStore {
 
   async updatePipeline(next: Pipeline, expectedVersion: number): Promise<Pipeline> {
     const stored: Pipeline = { ...next, version: expectedVersion + 1 };
-    try {
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: pipelineItem(stored),
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':expected': expectedVersion },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new ConcurrentUpdateError(
-          'ConcurrentUpdate',
-          `Pipeline ${next.id} is no longer at version ${expectedVersion} (or does not exist)`,
-          { cause: error, details: { pipelineId: next.id, expectedVersion } },
-        );
-      }
-      throw error;
-    }
+    await putAtVersion(this.#db, this.#table, pipelineItem(stored), expectedVersion, {
+      label: 'Pipeline',
+      id: next.id,
+      details: { pipelineId: next.id },
+    });
     return stored;
   }
 

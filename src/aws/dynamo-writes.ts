@@ -1,5 +1,5 @@
 import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { RetryableError } from '../core/errors.js';
+import { ConcurrentUpdateError, RetryableError } from '../core/errors.js';
 import { TableKeys } from './table-schema.js';
 
 /** A DynamoDB item as the document client reads and writes it. */
@@ -37,6 +37,38 @@ export async function putIfAbsent(
   } catch (error) {
     if (isConditionFailure(error)) return false;
     throw error;
+  }
+}
+
+/**
+ * Replaces an item only if it is still at `expectedVersion` (the optimistic write every store's update uses: a whole
+ * item, so attributes the new version no longer has disappear with it).
+ * @throws ConcurrentUpdateError `ConcurrentUpdate` naming `what` when another write got there first (or no item)
+ */
+export async function putAtVersion(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  item: Item,
+  expectedVersion: number,
+  what: { readonly label: string; readonly id: string; readonly details?: Readonly<Record<string, unknown>> },
+): Promise<void> {
+  try {
+    await db.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: item,
+        ConditionExpression: '#version = :expected',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':expected': expectedVersion },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    throw new ConcurrentUpdateError(
+      'ConcurrentUpdate',
+      `${what.label} ${what.id} is no longer at version ${expectedVersion} (or does not exist)`,
+      { cause: error, ...(what.details ? { details: { ...what.details, expectedVersion } } : {}) },
+    );
   }
 }
 
