@@ -19,9 +19,9 @@ import { createTrackerHandler } from '../../lambdas/tracker.js';
 import { createAwsDeps } from '../../src/aws/deps.js';
 import { EnvVars } from '../../src/aws/table-schema.js';
 import type { OffpeakDeps } from '../../src/core/deps.js';
-import type { Job } from '../../src/core/job.js';
 import { createLambdaContext } from '../../src/local/lambda-context.js';
 import { type EnsuredResources, ensureResources } from '../../src/local/resources.js';
+import { batchEvent, httpEvent, sqsEvent as sharedSqsEvent } from '../support/aws-events.js';
 import { uniqueName, useEmulators } from '../support/emulators.js';
 import { fixture } from '../unit/support/fixtures.js';
 
@@ -87,33 +87,6 @@ beforeEach(() => {
   eventbridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
 });
 
-/** The docs' API Gateway v2 sample, re-pointed at one of our routes. */
-function httpEvent(
-  routeKey: string,
-  options: {
-    path?: string;
-    body?: string;
-    query?: Record<string, string>;
-    pathParameters?: Record<string, string>;
-    headers?: Record<string, string>;
-  } = {},
-): APIGatewayProxyEventV2 {
-  const base = fixture<APIGatewayProxyEventV2>('apigw-http-v2-iam.json');
-  const [method, route] = routeKey.split(' ') as [string, string];
-  const path = options.path ?? route;
-  return {
-    ...base,
-    routeKey,
-    rawPath: path,
-    rawQueryString: new URLSearchParams(options.query ?? {}).toString(),
-    headers: { ...base.headers, 'content-type': 'application/json', ...options.headers },
-    ...(options.query ? { queryStringParameters: options.query } : { queryStringParameters: undefined }),
-    ...(options.pathParameters ? { pathParameters: options.pathParameters } : { pathParameters: undefined }),
-    requestContext: { ...base.requestContext, routeKey, http: { ...base.requestContext.http, method, path } },
-    ...(options.body !== undefined ? { body: options.body, isBase64Encoded: false } : { body: undefined }),
-  };
-}
-
 async function call(
   event: APIGatewayProxyEventV2,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -125,32 +98,9 @@ async function postJob(body: unknown) {
   return call(httpEvent('POST /jobs', { body: JSON.stringify(body) }));
 }
 
-/** The docs' SQS sample with our bodies. */
+/** The docs' SQS sample with our bodies (from the intake queue unless told). */
 function sqsEvent(bodies: string[], arn = resources.queues.intake.arn): SQSEvent {
-  const [template] = fixture<SQSEvent>('sqs-lambda-event.json').Records;
-  return {
-    Records: bodies.map((body, i) => ({
-      ...template!,
-      messageId: `msg-${Date.now()}-${i}`,
-      body,
-      eventSourceARN: arn,
-    })),
-  };
-}
-
-/** A Batch state-change event (from the real sample) for one of our jobs, as the events queue delivers it. */
-function batchEvent(job: Job, status: string, extra: Record<string, unknown> = {}): string {
-  const sample = fixture<{ detail: Record<string, unknown> }>('batch-job-state-change-runnable.json');
-  return JSON.stringify({
-    ...sample,
-    detail: {
-      ...sample.detail,
-      jobName: `offpeak-${job.type}-${job.id}`,
-      jobId: job.executorJobId,
-      status,
-      ...extra,
-    },
-  });
+  return sharedSqsEvent(bodies, arn);
 }
 
 describe('api handler (API Gateway v2 events)', () => {

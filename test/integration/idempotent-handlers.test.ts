@@ -7,12 +7,7 @@ import {
 } from '@aws-sdk/client-batch';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  SQSBatchResponse,
-  SQSEvent,
-} from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { catalogData } from '../../config/offpeak.config.js';
@@ -30,9 +25,9 @@ import type { Job } from '../../src/core/job.js';
 import { queueSlotCounter } from '../../src/core/services/slots.js';
 import { createLambdaContext } from '../../src/local/lambda-context.js';
 import { type EnsuredResources, ensureResources } from '../../src/local/resources.js';
+import { batchEvent, httpEvent, sqsEvent } from '../support/aws-events.js';
 import { uniqueName, useEmulators } from '../support/emulators.js';
 import { RecordingMetrics } from '../unit/support/fakes.js';
-import { fixture } from '../unit/support/fixtures.js';
 
 // "Every state-changing handler is safe to run twice on the same input" (issue 6), proven handler by handler: the
 // second run of the same input must leave the store exactly as the first left it (every job item at the same
@@ -156,62 +151,11 @@ async function twice<R>(run: () => Promise<R>, changed = true): Promise<[R, R]> 
   return [first, second];
 }
 
-function httpEvent(
-  routeKey: string,
-  options: {
-    path?: string;
-    body?: string;
-    query?: Record<string, string>;
-    params?: Record<string, string>;
-  } = {},
-): APIGatewayProxyEventV2 {
-  const base = fixture<APIGatewayProxyEventV2>('apigw-http-v2-iam.json');
-  const [method, route] = routeKey.split(' ') as [string, string];
-  const path = options.path ?? route;
-  return {
-    ...base,
-    routeKey,
-    rawPath: path,
-    rawQueryString: new URLSearchParams(options.query ?? {}).toString(),
-    headers: { ...base.headers, 'content-type': 'application/json' },
-    queryStringParameters: options.query,
-    pathParameters: options.params,
-    requestContext: { ...base.requestContext, routeKey, http: { ...base.requestContext.http, method, path } },
-    body: options.body,
-    isBase64Encoded: false,
-  };
-}
-
 async function call(
   event: APIGatewayProxyEventV2,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const result = (await api()(event, context)) as APIGatewayProxyStructuredResultV2;
   return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : {} };
-}
-
-function sqsEvent(
-  bodies: string[],
-  arn: string,
-  ids = bodies.map((_, i) => `m-${Date.now()}-${i}`),
-): SQSEvent {
-  const [template] = fixture<SQSEvent>('sqs-lambda-event.json').Records;
-  return {
-    Records: bodies.map((body, i) => ({ ...template!, messageId: ids[i]!, body, eventSourceARN: arn })),
-  };
-}
-
-function batchEvent(job: Job, status: string, extra: Record<string, unknown> = {}): string {
-  const sample = fixture<{ detail: Record<string, unknown> }>('batch-job-state-change-runnable.json');
-  return JSON.stringify({
-    ...sample,
-    detail: {
-      ...sample.detail,
-      jobName: `offpeak-${job.type}-${job.id}`,
-      jobId: job.executorJobId,
-      status,
-      ...extra,
-    },
-  });
 }
 
 async function submitted(body: Record<string, unknown>): Promise<Job> {
@@ -289,7 +233,7 @@ describe('every state-changing handler, run twice on the same input', () => {
     const job = await submitted({ type: 'hello', idempotencyKey: 'twice-cancel' });
     const event = httpEvent('POST /jobs/{id}/cancel', {
       path: `/jobs/${job.id}/cancel`,
-      params: { id: job.id },
+      pathParameters: { id: job.id },
     });
     const [first, second] = await twice(() => call(event));
     expect([first.status, second.status]).toEqual([200, 200]);
@@ -302,7 +246,7 @@ describe('every state-changing handler, run twice on the same input', () => {
     await track(job, 'FAILED', { container: { exitCode: 1 } });
     const event = httpEvent('POST /jobs/{id}/retry', {
       path: `/jobs/${job.id}/retry`,
-      params: { id: job.id },
+      pathParameters: { id: job.id },
     });
     const [first, second] = await twice(() => call(event));
     expect(first).toMatchObject({ status: 200, body: { state: 'QUEUED', maxAttempts: 2 } });
@@ -342,7 +286,7 @@ describe('every state-changing handler, run twice on the same input', () => {
   it('DELETE /dead-letters/{id} twice: 204, then 404', async () => {
     const event = httpEvent('DELETE /dead-letters/{id}', {
       path: '/dead-letters/msg-dlq-twice-1',
-      params: { id: 'msg-dlq-twice-1' },
+      pathParameters: { id: 'msg-dlq-twice-1' },
     });
     const [first, second] = await twice(() => call(event));
     expect(first.status).toBe(204);
@@ -352,7 +296,7 @@ describe('every state-changing handler, run twice on the same input', () => {
   it('DELETE /idempotency-keys/{key} twice: 204, then 404 (a key is not a job: the store is unchanged)', async () => {
     const event = httpEvent('DELETE /idempotency-keys/{key}', {
       path: '/idempotency-keys/twice-1',
-      params: { key: 'twice-1' },
+      pathParameters: { key: 'twice-1' },
       query: { type: 'hello' },
     });
     const [first, second] = await twice(() => call(event), false);

@@ -1,6 +1,6 @@
 import { BatchClient, SubmitJobCommand, TerminateJobCommand } from '@aws-sdk/client-batch';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiHandler } from '../../lambdas/api.js';
@@ -11,8 +11,8 @@ import { buildCatalogData } from '../../src/core/catalog.js';
 import type { OffpeakDeps } from '../../src/core/deps.js';
 import { createLambdaContext } from '../../src/local/lambda-context.js';
 import { ensureResources } from '../../src/local/resources.js';
+import { httpEvent } from '../support/aws-events.js';
 import { uniqueName, useEmulators } from '../support/emulators.js';
-import { fixture } from '../unit/support/fixtures.js';
 import {
   schedulingJobTypes,
   schedulingQueues,
@@ -76,29 +76,13 @@ beforeEach(() => {
   eventbridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
 });
 
-/** The docs' API Gateway v2 sample, re-pointed at one of our routes. */
-function httpEvent(routeKey: string, path: string, body?: unknown, pathParameters?: Record<string, string>) {
-  const base = fixture<APIGatewayProxyEventV2>('apigw-http-v2-iam.json');
-  const [method] = routeKey.split(' ') as [string, string];
-  return {
-    ...base,
-    routeKey,
-    rawPath: path,
-    rawQueryString: '',
-    queryStringParameters: undefined,
-    headers: { ...base.headers, 'content-type': 'application/json' },
-    pathParameters,
-    requestContext: { ...base.requestContext, routeKey, http: { ...base.requestContext.http, method, path } },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    isBase64Encoded: false,
-  } as APIGatewayProxyEventV2;
-}
-
 async function call(routeKey: string, path: string, body?: unknown, pathParameters?: Record<string, string>) {
-  const result = (await api(
-    httpEvent(routeKey, path, body, pathParameters),
-    context,
-  )) as APIGatewayProxyStructuredResultV2;
+  const event = httpEvent(routeKey, {
+    path,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ...(pathParameters ? { pathParameters } : {}),
+  });
+  const result = (await api(event, context)) as APIGatewayProxyStructuredResultV2;
   // biome-ignore lint/suspicious/noExplicitAny: response JSON is navigated freely in assertions
   const json = JSON.parse(result.body ?? '{}') as Record<string, any>;
   return { status: result.statusCode ?? 0, body: json };
