@@ -20,9 +20,10 @@ import { createAwsDeps } from '../../src/aws/deps.js';
 import { EnvVars } from '../../src/aws/table-schema.js';
 import type { OffpeakDeps } from '../../src/core/deps.js';
 import { createLambdaContext } from '../../src/local/lambda-context.js';
-import { type EnsuredResources, ensureResources } from '../../src/local/resources.js';
+import type { EnsuredResources } from '../../src/local/resources.js';
 import { batchEvent, httpEvent, sqsEvent as sharedSqsEvent } from '../support/aws-events.js';
-import { uniqueName, useEmulators } from '../support/emulators.js';
+import { useEmulators } from '../support/emulators.js';
+import { ensureTestResources, handlerEnv } from '../support/handler-env.js';
 import { fixture } from '../unit/support/fixtures.js';
 
 // Batch and EventBridge have no emulator: their SDK clients are mocked; DynamoDB and SQS are real emulators.
@@ -37,23 +38,9 @@ let api: ReturnType<typeof createApiHandler>;
 
 beforeAll(async () => {
   const { clients } = emulators();
-  resources = await ensureResources(clients, {
-    table: uniqueName('table'),
-    bucket: uniqueName('bucket'),
-    intakeQueue: uniqueName('intake'),
-    dispatchQueue: uniqueName('dispatch'),
-    eventsQueue: uniqueName('events'),
-  });
+  resources = await ensureTestResources(clients);
   deps = createAwsDeps(
-    {
-      [EnvVars.table]: resources.tableName,
-      [EnvVars.dispatchQueueUrl]: resources.queues.dispatch.url,
-      [EnvVars.eventBusName]: 'offpeak-test',
-      [EnvVars.jobQueues]: JSON.stringify({
-        high: 'arn:jq/high',
-        normal: 'arn:jq/normal',
-        low: 'arn:jq/low',
-      }),
+    handlerEnv(resources, catalogData, {
       [EnvVars.jobDefinitions]: JSON.stringify({
         hello: 'arn:jd/hello:3',
         'nightly-backup': 'arn:jd/backup:1',
@@ -61,8 +48,7 @@ beforeAll(async () => {
         'settlement-reduce': 'arn:jd/settlement-reduce:1',
         notify: 'arn:jd/notify:1',
       }),
-      [EnvVars.catalog]: JSON.stringify(catalogData),
-    },
+    }),
     {
       clients: {
         ...clients,

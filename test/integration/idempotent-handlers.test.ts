@@ -24,9 +24,10 @@ import type { OffpeakDeps } from '../../src/core/deps.js';
 import type { Job } from '../../src/core/job.js';
 import { queueSlotCounter } from '../../src/core/services/slots.js';
 import { createLambdaContext } from '../../src/local/lambda-context.js';
-import { type EnsuredResources, ensureResources } from '../../src/local/resources.js';
+import type { EnsuredResources } from '../../src/local/resources.js';
 import { batchEvent, httpEvent, sqsEvent } from '../support/aws-events.js';
-import { uniqueName, useEmulators } from '../support/emulators.js';
+import { useEmulators } from '../support/emulators.js';
+import { ensureTestResources, handlerEnv } from '../support/handler-env.js';
 import { RecordingMetrics } from '../unit/support/fakes.js';
 
 // "Every state-changing handler is safe to run twice on the same input" (issue 6), proven handler by handler: the
@@ -45,33 +46,15 @@ let metrics: RecordingMetrics;
 
 beforeAll(async () => {
   const { clients } = emulators();
-  resources = await ensureResources(clients, {
-    table: uniqueName('table'),
-    bucket: uniqueName('bucket'),
-    intakeQueue: uniqueName('intake'),
-    dispatchQueue: uniqueName('dispatch'),
-    eventsQueue: uniqueName('events'),
-  });
+  resources = await ensureTestResources(clients);
   metrics = new RecordingMetrics();
   deps = createAwsDeps(
-    {
-      [EnvVars.table]: resources.tableName,
+    handlerEnv(resources, catalogData, {
       [EnvVars.bucket]: resources.bucketName,
-      [EnvVars.dispatchQueueUrl]: resources.queues.dispatch.url,
       [EnvVars.intakeQueueUrl]: resources.queues.intake.url,
       [EnvVars.eventsQueueUrl]: resources.queues.events.url,
-      [EnvVars.eventBusName]: 'offpeak-test',
-      [EnvVars.jobQueues]: JSON.stringify({
-        high: 'arn:jq/high',
-        normal: 'arn:jq/normal',
-        low: 'arn:jq/low',
-      }),
-      [EnvVars.jobDefinitions]: JSON.stringify(
-        Object.fromEntries(catalogData.jobTypes.map((t) => [t.name, `arn:jd/${t.name}:1`])),
-      ),
       [EnvVars.jobLogGroups]: JSON.stringify({ hello: '/offpeak/jobs/hello' }),
-      [EnvVars.catalog]: JSON.stringify(catalogData),
-    },
+    }),
     {
       clients: {
         ...clients,

@@ -10,9 +10,9 @@ import { EnvVars } from '../../src/aws/table-schema.js';
 import { buildCatalogData } from '../../src/core/catalog.js';
 import type { OffpeakDeps } from '../../src/core/deps.js';
 import { createLambdaContext } from '../../src/local/lambda-context.js';
-import { ensureResources } from '../../src/local/resources.js';
 import { httpEvent } from '../support/aws-events.js';
-import { uniqueName, useEmulators } from '../support/emulators.js';
+import { useEmulators } from '../support/emulators.js';
+import { ensureTestResources, handlerEnv } from '../support/handler-env.js';
 import {
   schedulingJobTypes,
   schedulingQueues,
@@ -35,35 +35,14 @@ let api: ReturnType<typeof createApiHandler>;
 
 beforeAll(async () => {
   const { clients } = emulators();
-  const resources = await ensureResources(clients, {
-    table: uniqueName('table'),
-    bucket: uniqueName('bucket'),
-    intakeQueue: uniqueName('intake'),
-    dispatchQueue: uniqueName('dispatch'),
-    eventsQueue: uniqueName('events'),
+  const resources = await ensureTestResources(clients);
+  deps = createAwsDeps(handlerEnv(resources, catalogData, { [EnvVars.bucket]: resources.bucketName }), {
+    clients: {
+      ...clients,
+      batch: new BatchClient({ region: 'us-east-1' }),
+      eventbridge: new EventBridgeClient({ region: 'us-east-1' }),
+    },
   });
-  deps = createAwsDeps(
-    {
-      [EnvVars.table]: resources.tableName,
-      [EnvVars.bucket]: resources.bucketName,
-      [EnvVars.dispatchQueueUrl]: resources.queues.dispatch.url,
-      [EnvVars.eventBusName]: 'offpeak-test',
-      [EnvVars.jobQueues]: JSON.stringify(
-        Object.fromEntries(schedulingQueues.map((q) => [q.name, `arn:jq/${q.name}`])),
-      ),
-      [EnvVars.jobDefinitions]: JSON.stringify(
-        Object.fromEntries(schedulingJobTypes.map((t) => [t.name, `arn:jd/${t.name}:1`])),
-      ),
-      [EnvVars.catalog]: JSON.stringify(catalogData),
-    },
-    {
-      clients: {
-        ...clients,
-        batch: new BatchClient({ region: 'us-east-1' }),
-        eventbridge: new EventBridgeClient({ region: 'us-east-1' }),
-      },
-    },
-  );
   api = createApiHandler(() => deps);
 });
 
