@@ -1,4 +1,5 @@
 import { jobRoutes } from './jobs.js';
+import { observabilityRoutes } from './observability.js';
 import type { Route } from './route.js';
 import { serviceRoutes } from './service.js';
 
@@ -6,4 +7,4 @@ import { serviceRoutes } from './service.js';
  * Every route of the HTTP API. Add a feature's routes as one module exporting `readonly Route[]` and list it here;
  * the CDK stack, the local server and the OpenAPI test pick it up.
  */
-export const allRoutes: readonly Route[] = [...jobRoutes, ...serviceRoutes];
+export const allRoutes: readonly Route[] = [...jobRoutes, ...serviceRoutes, ...observabilityRoutes];

@@ -1,9 +1,12 @@
 import type { EventBus } from '../ports/event-bus.js';
 import type { Executor } from '../ports/executor.js';
 import type { JobStore } from '../ports/job-store.js';
+import type { LogReader } from '../ports/log-reader.js';
 import type { Queue } from '../ports/queue.js';
+import type { StatsSource } from '../ports/stats-source.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
+import type { Metrics } from './observability/metrics.js';
 
 /** Structured logging as the core needs it (Powertools Logger satisfies it). */
 export interface Log {
@@ -45,4 +48,10 @@ export interface OffpeakDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly settings: Settings;
+  /** Job logs (local files, CloudWatch Logs). @default - logs are not readable through the API */
+  readonly logs?: LogReader;
+  /** Where metrics go (EMF on Lambda, a file locally). @default - none recorded */
+  readonly metrics?: Metrics;
+  /** Index counts for `GET /stats` and the monitor pass. @default - counted through the store (slower) */
+  readonly stats?: StatsSource;
 }
