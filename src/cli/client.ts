@@ -165,10 +165,19 @@ function httpError(
   const message = body.message ?? body.Message ?? text.slice(0, 200);
   const status = response.status;
   // A route this deployment lacks: the local server says RouteNotFound, API Gateway {"message":"Not Found"}.
-  if (
+  const routeMissing =
     status === 404 &&
-    (body.error === 'RouteNotFound' || (body.error === undefined && message === 'Not Found'))
-  ) {
+    (body.error === 'RouteNotFound' || (body.error === undefined && message === 'Not Found'));
+  // Every Offpeak has the core routes (jobs, health): missing one means the URL is not an Offpeak API base URL.
+  if (routeMissing && feature === undefined) {
+    return new CliError(
+      ExitCode.Unreachable,
+      `${url.origin} answered ${method} ${routeOf(path)} with 404 ${body.error ?? 'Not Found'}, but not like an ` +
+        `Offpeak API (which always has that route). Check the base URL${config.source === 'flag' ? ' given to --api' : ''}: ${config.api.href}`,
+      data,
+    );
+  }
+  if (routeMissing) {
     return new CliError(
       ExitCode.Unsupported,
       `This deployment has no ${feature ? `${feature} ` : ''}route yet (${method} ${routeOf(path)} answered 404 ` +

@@ -585,6 +585,7 @@ function watchOptions(io: CliIo, p: Paint, interval: number, timeout: number | u
     intervalSeconds: interval,
     ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}),
     tty: io.isTTY && !json,
+    silent: json,
     paint: p,
   };
 }

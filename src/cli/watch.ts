@@ -12,6 +12,8 @@ export interface WatchOptions {
   readonly timeoutSeconds?: number;
   /** Live bars (a terminal) or one line per change (a pipe, a log file). */
   readonly tty: boolean;
+  /** Render nothing (JSON output). @default false */
+  readonly silent?: boolean;
   readonly paint: Paint;
 }
 
@@ -70,7 +72,7 @@ export async function watchJobs(
     {
       concurrent: true,
       exitOnError: false,
-      renderer: options.tty ? 'default' : 'simple',
+      renderer: options.silent ? 'silent' : options.tty ? 'default' : 'simple',
       fallbackRenderer: 'simple',
       rendererOptions: { collapseSubtasks: false, collapseErrors: false, showErrorMessage: true },
     },
