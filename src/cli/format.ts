@@ -16,7 +16,7 @@ export function paint(enabled: boolean): Paint {
 
 /** A fixed-width table; columns sized to their widest cell (ANSI colours do not count). */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+  const visible = (s: string) => stripAnsi(s).length;
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? ''))));
   const line = (cells: readonly string[]) =>
     cells
@@ -98,4 +98,9 @@ export function timestamp(iso: string | undefined): string {
   if (Number.isNaN(d.getTime())) return iso;
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** Text without ANSI colour codes (their width on screen is zero). */
+export function stripAnsi(text: string): string {
+  return text.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
 }
