@@ -21,6 +21,7 @@ export interface MainOptions {
   readonly logLevel: LogLevel;
   readonly jsonLogs: boolean;
   readonly hello: boolean;
+  readonly dashboard: boolean;
 }
 
 /** `npm start [-- options]`: the command line, parsed. */
@@ -59,6 +60,7 @@ export function parseArgs(argv: readonly string[]): MainOptions {
     )
     .addOption(new Option('--json-logs', 'log JSON lines instead of text').default(false))
     .addOption(new Option('--no-hello', 'do not submit the welcome hello job at start'))
+    .addOption(new Option('--no-dashboard', 'do not build and serve the web dashboard at /'))
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse([...argv], { from: 'user' });
@@ -79,6 +81,7 @@ export async function main(
   const options = parseArgs(argv);
   const log = consoleLog({ level: options.logLevel, json: options.jsonLogs });
   let service: LocalService;
+  const staticDir = options.dashboard ? await buildDashboardOrWarn(log) : undefined;
   try {
     service = await startLocalService({
       catalogData,
@@ -87,6 +90,7 @@ export async function main(
       slots: options.slots,
       dispatchIntervalMs: options.dispatchInterval * 1000,
       reconcileIntervalMs: options.reconcileInterval * 1000,
+      ...(staticDir ? { staticDir } : {}),
       log,
     });
   } catch (error) {
@@ -101,7 +105,7 @@ export async function main(
     throw error;
   }
 
-  printBanner(service, options.slots);
+  printBanner(service, options.slots, staticDir !== undefined);
   const stopped = new Promise<void>((resolveStopped) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -126,12 +130,23 @@ export async function main(
   return { service, stopped };
 }
 
-function printBanner(service: LocalService, slots: number): void {
+/** Builds the dashboard (esbuild, offline, well under a second); without esbuild the API still runs. */
+async function buildDashboardOrWarn(log: ReturnType<typeof consoleLog>): Promise<string | undefined> {
+  try {
+    const { buildDashboard } = await import('../../web/build.js');
+    return await buildDashboard();
+  } catch (error) {
+    log.warn('The web dashboard could not be built; the API runs without it', { error: String(error) });
+    return undefined;
+  }
+}
+
+function printBanner(service: LocalService, slots: number, dashboard: boolean): void {
   const url = service.url;
   const dataDir = relative(process.cwd(), service.dataDir) || '.';
   const lines = [
     '',
-    `Offpeak local service is running at ${url}`,
+    `Offpeak local service is running at ${url}${dashboard ? `  (dashboard: ${url}/)` : ''}`,
     `  data      ${dataDir}/ (jobs survive restarts; delete it to start afresh)`,
     `  job logs  ${dataDir}/logs/<jobId>/    events  ${dataDir}/events.jsonl    slots  ${slots}`,
     '',
@@ -142,6 +157,7 @@ function printBanner(service: LocalService, slots: number): void {
     `  curl -s '${url}/jobs?state=SUCCEEDED&limit=10'`,
     `  curl -s -X POST ${url}/jobs/<id>/cancel`,
     '',
+    `The CLI:  npx offpeak submit hello -p name=you --wait   npx offpeak watch   npx offpeak logs <id> --follow`,
     'A guided tour (own service, temporary data) in another terminal:  npm run demo',
     'Ctrl-C stops.',
     '',
