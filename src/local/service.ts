@@ -169,7 +169,11 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     // Job processes report CPU and memory to their job through the same core function a worker's heartbeat uses.
     let depsRef: OffpeakDeps | undefined;
     const usageMonitor = new LocalUsageMonitor({
-      report: async (jobId, heartbeat) => (depsRef ? recordHeartbeat(depsRef, jobId, heartbeat) : undefined),
+      report: async (jobId, heartbeat) => {
+        if (!depsRef) return false;
+        const job = await recordHeartbeat(depsRef, jobId, heartbeat);
+        return job.attempts.some((a) => a.attempt === heartbeat.attempt);
+      },
       ...(options.usageSampleMs !== undefined ? { sampleMs: options.usageSampleMs } : {}),
       clock,
       log,

@@ -5,8 +5,12 @@ import type { JobProcessInfo, ProcessListener } from './local-executor.js';
 import { sampleProcessGroups } from './process-usage.js';
 
 export interface LocalUsageMonitorOptions {
-  /** Delivers a heartbeat for a job (the local service records it with `recordHeartbeat`). */
-  readonly report: (jobId: string, heartbeat: Heartbeat) => Promise<unknown>;
+  /**
+   * Delivers a heartbeat for a job (the local service records it with `recordHeartbeat`). Resolves false when
+   * the job does not have the attempt yet (the process started before the dispatcher recorded it): the report is
+   * tried again shortly.
+   */
+  readonly report: (jobId: string, heartbeat: Heartbeat) => Promise<boolean>;
   /** How often running job processes are sampled. @default 1_000 */
   readonly sampleMs?: number;
   /** How often a running attempt's usage is written to its job (and always once when it ends). @default 5_000 */
@@ -14,6 +18,9 @@ export interface LocalUsageMonitorOptions {
   readonly clock?: Clock;
   readonly log?: Log;
 }
+
+/** A job process can start before its attempt is recorded; a report waits up to ~14 s for it. */
+const RECORD_TRIES = 10;
 
 interface AttemptUsage {
   readonly jobId: string;
@@ -128,6 +135,13 @@ export class LocalUsageMonitor implements ProcessListener {
     }
   }
 
+  async #deliver(jobId: string, heartbeat: Heartbeat): Promise<void> {
+    for (let attempt = 0; attempt < RECORD_TRIES; attempt++) {
+      if (await this.#report(jobId, heartbeat)) return;
+      await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+    }
+  }
+
   #send(usage: AttemptUsage): void {
     usage.lastReportAt = this.#clock.now().getTime();
     let cpu = usage.endedCpuSeconds;
@@ -143,7 +157,7 @@ export class LocalUsageMonitor implements ProcessListener {
     };
     // One report at a time per attempt, in order: the last one written is the latest.
     usage.reports = usage.reports
-      .then(() => this.#report(usage.jobId, heartbeat))
+      .then(() => this.#deliver(usage.jobId, heartbeat))
       .catch((error: unknown) =>
         this.#log.warn('Could not record job resource usage', { jobId: usage.jobId, error: String(error) }),
       );
