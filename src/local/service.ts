@@ -13,6 +13,7 @@ import { type AwsClients, createAwsClients } from '../aws/clients.js';
 import { queueOrderOf } from '../aws/deps.js';
 import { DynamoJobStore } from '../aws/dynamo-job-store.js';
 import { DynamoStatsSource } from '../aws/dynamo-stats-source.js';
+import { AwsNotificationSender } from '../aws/notification-sender.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { EnvVars } from '../aws/table-schema.js';
 import { Catalog, type CatalogData } from '../core/catalog.js';
@@ -20,6 +21,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { defaultSettings, type Log, type OffpeakDeps, type Settings, silentLog } from '../core/deps.js';
 import { meteredJobStore } from '../core/observability/metered-store.js';
 import { recordHeartbeat } from '../core/services/heartbeat.js';
+import { deliverNotifications } from '../core/services/notify.js';
 import { type Emulators, startEmulators } from './emulators.js';
 import { startHttpServer } from './http-server.js';
 import { createLambdaContext, type LambdaHandler, LocalAws } from './lambda-context.js';
@@ -291,6 +293,18 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       ...(options.staticDir !== undefined ? { staticDir: options.staticDir } : {}),
     });
     cleanup.push(() => http.close());
+    // Job types' notifications (webhooks; SNS only on AWS), as the notifier Lambda sends them from the bus.
+    const notifier = new AwsNotificationSender({});
+    const stopNotifying = eventBus.subscribe((event) => {
+      void deliverNotifications(
+        { catalog, sender: notifier, log, now: () => clock.now() },
+        event,
+        http.url,
+      ).catch(
+        () => undefined, // logged by deliverNotifications
+      );
+    });
+    cleanup.push(stopNotifying);
 
     /**
      * No new work first (timers, API, dispatcher), then the job processes; then the tracker records the state
@@ -306,6 +320,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       };
       cleanup.length = 0;
       await step('timers', () => Promise.all(ticks.map((t) => t.stop())));
+      stopNotifying();
       await step('http', () => http.close());
       await step('dispatch poller', () => dispatchPoller.stop());
       await step('executor', () => executor.close());
