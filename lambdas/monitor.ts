@@ -46,4 +46,8 @@ export function createMonitorHandler(getDeps: () => OffpeakDeps, options: StatsO
     });
 }
 
-export const handler = createMonitorHandler(lambdaDeps);
+const stuckSeconds = Number(process.env.OFFPEAK_STUCK_RUNNABLE_SECONDS);
+export const handler = createMonitorHandler(
+  lambdaDeps,
+  Number.isFinite(stuckSeconds) && stuckSeconds > 0 ? { stuckRunnableAfterSeconds: stuckSeconds } : {},
+);

@@ -4,6 +4,7 @@ export * from './compute.js';
 export * from './core-function.js';
 export * from './events.js';
 export * from './monitoring.js';
+export * from './observability.js';
 export * from './offpeak.js';
 export * from './offpeak-function.js';
 export * from './processing.js';

@@ -16,6 +16,7 @@ import { OffpeakCompute } from './compute.js';
 import type { OffpeakRuntime } from './core-function.js';
 import { OffpeakEvents } from './events.js';
 import { OffpeakMonitoring } from './monitoring.js';
+import { type OffpeakMonitoringOptions, OffpeakObservability } from './observability.js';
 import type { OffpeakFunction } from './offpeak-function.js';
 import { OffpeakProcessing, queueConsumers } from './processing.js';
 import { type DeadLetterQueue, OffpeakQueues } from './queues.js';
@@ -81,6 +82,8 @@ export interface OffpeakProps {
   readonly maxReceiveCount?: number;
   /** Archive Offpeak's events for replay, for this long. @default - no archive */
   readonly eventArchiveRetention?: Duration;
+  /** Alarm thresholds and the dashboard URL (per job type thresholds are on the job type). @default - see each option */
+  readonly monitoring?: OffpeakMonitoringOptions;
 }
 
 /** The Offpeak Lambdas, by role. */
@@ -121,6 +124,8 @@ export class Offpeak extends Construct {
   readonly events: OffpeakEvents;
   readonly processing: OffpeakProcessing;
   readonly monitoring: OffpeakMonitoring;
+  /** Metrics, alarms, the CloudWatch dashboard, job logs for the API, notifications. */
+  readonly observability: OffpeakObservability;
 
   constructor(scope: Construct, id: string, props: OffpeakProps) {
     super(scope, id);
@@ -196,6 +201,21 @@ export class Offpeak extends Construct {
       alarmEmails: props.alarmEmails,
     });
     this.alarmTopic = this.monitoring.alarmTopic;
+    this.observability = new OffpeakObservability(this, 'Observability', {
+      runtime,
+      catalog: this.catalog,
+      functions: this.functions as unknown as Record<string, OffpeakFunction>,
+      api: this.api.handler,
+      alarmTopic: this.alarmTopic,
+      tickRule: this.processing.tickRule,
+      jobLogGroups: Object.fromEntries(
+        Object.entries(this.compute.jobTypes).map(([name, t]) => [name, t.logGroup]),
+      ),
+      eventBus: this.eventBus,
+      deadLetterQueue: this.events.targetDeadLetterQueue,
+      deadLetterQueues: this.deadLetterQueues,
+      options: props.monitoring,
+    });
 
     this.output('ApiUrl', this.api.url, 'Offpeak HTTP API base URL (SigV4, IAM)');
     this.output('BucketName', this.bucket.bucketName, 'Offpeak bucket');
