@@ -12,3 +12,4 @@ export * from './queues.js';
 export * from './ready-app.js';
 export * from './state.js';
 export * from './validate-props.js';
+export * from './web-dashboard.js';

@@ -22,6 +22,7 @@ import { OffpeakProcessing, queueConsumers } from './processing.js';
 import { type DeadLetterQueue, OffpeakQueues } from './queues.js';
 import { OffpeakState } from './state.js';
 import { validateOffpeakProps } from './validate-props.js';
+import { OffpeakWebDashboard } from './web-dashboard.js';
 
 /** Props of {@link Offpeak}. */
 export interface OffpeakProps {
@@ -84,6 +85,11 @@ export interface OffpeakProps {
   readonly eventArchiveRetention?: Duration;
   /** Alarm thresholds and the dashboard URL (per job type thresholds are on the job type). @default - see each option */
   readonly monitoring?: OffpeakMonitoringOptions;
+  /**
+   * Host the web dashboard (S3 + CloudFront, Cognito sign-in, SigV4 to the API). `true`, or the WAF web ACL to put in
+   * front of it. @default false
+   */
+  readonly webDashboard?: boolean | { readonly webAclId?: string };
 }
 
 /** The Offpeak Lambdas, by role. */
@@ -126,6 +132,8 @@ export class Offpeak extends Construct {
   readonly monitoring: OffpeakMonitoring;
   /** Metrics, alarms, the CloudWatch dashboard, job logs for the API, notifications. */
   readonly observability: OffpeakObservability;
+  /** The hosted web dashboard, when `webDashboard` asks for it. */
+  readonly webDashboard?: OffpeakWebDashboard;
 
   constructor(scope: Construct, id: string, props: OffpeakProps) {
     super(scope, id);
@@ -216,6 +224,15 @@ export class Offpeak extends Construct {
       deadLetterQueues: this.deadLetterQueues,
       options: props.monitoring,
     });
+    if (props.webDashboard) {
+      const webAclId = typeof props.webDashboard === 'object' ? props.webDashboard.webAclId : undefined;
+      this.webDashboard = new OffpeakWebDashboard(this, 'WebDashboard', {
+        httpApi: this.api.httpApi,
+        apiUrl: this.api.url,
+        removalPolicy,
+        ...(webAclId ? { webAclId } : {}),
+      });
+    }
 
     this.output('ApiUrl', this.api.url, 'Offpeak HTTP API base URL (SigV4, IAM)');
     this.output('BucketName', this.bucket.bucketName, 'Offpeak bucket');

@@ -131,12 +131,10 @@ describe('CloudWatchLogReader', () => {
 
   it('reads the attempt stream from its head and continues with the forward token', async () => {
     logs.reset();
-    logs
-      .on(GetLogEventsCommand)
-      .resolves({
-        events: [{ timestamp: 1_795_000_000_000, message: 'hello, world\n' }],
-        nextForwardToken: 'f/123/s',
-      });
+    logs.on(GetLogEventsCommand).resolves({
+      events: [{ timestamp: 1_795_000_000_000, message: 'hello, world\n' }],
+      nextForwardToken: 'f/123/s',
+    });
     const page = await reader.read(query);
     expect(page).toEqual({
       lines: [{ timestamp: new Date(1_795_000_000_000).toISOString(), message: 'hello, world' }],
@@ -166,21 +164,19 @@ describe('CloudWatchLogReader', () => {
     logs.reset();
     batch.reset();
     logs.on(GetLogEventsCommand).resolves({ events: [] });
-    batch
-      .on(DescribeJobsCommand, { jobs: ['batch-1:7'] })
-      .resolves({
-        jobs: [
-          {
-            jobId: 'batch-1:7',
-            jobName: 'n',
-            jobQueue: 'q',
-            status: 'RUNNING',
-            startedAt: 1,
-            jobDefinition: 'd',
-            container: { logStreamName: 'hello/default/task7' },
-          },
-        ],
-      });
+    batch.on(DescribeJobsCommand, { jobs: ['batch-1:7'] }).resolves({
+      jobs: [
+        {
+          jobId: 'batch-1:7',
+          jobName: 'n',
+          jobQueue: 'q',
+          status: 'RUNNING',
+          startedAt: 1,
+          jobDefinition: 'd',
+          container: { logStreamName: 'hello/default/task7' },
+        },
+      ],
+    });
     await reader.read({ ...query, tail: true });
     await reader.read({ ...query, chunk: 7 });
     expect(
