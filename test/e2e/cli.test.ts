@@ -80,12 +80,14 @@ describe('offpeak CLI against the local service', () => {
   });
 
   it('watch: one line per change without a terminal, then the summary', async () => {
-    const submitted = await runOffpeak([...api, '--json', 'submit', 'ticker']);
+    // Long enough to be seen RUNNING however slowly the CLI starts on a busy machine.
+    const submitted = await runOffpeak([...api, '--json', 'submit', 'hello', '-p', 'sleepSeconds=6']);
     const job = JSON.parse(submitted.stdout) as Job;
     const run = await runOffpeak([...api, 'watch', job.id, '--interval', '1']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`${job.id} RUNNING`);
-    expect(run.stdout).toMatch(new RegExp(`${job.id}\\s+ticker\\s+SUCCEEDED`));
+    expect(run.stdout).toContain(`${job.id} SUCCEEDED`);
+    expect(run.stdout).toMatch(new RegExp(`${job.id}\\s+hello\\s+SUCCEEDED`));
     expect(run.stdout).toContain('Summary: 1 job: 1 SUCCEEDED');
   });
 
@@ -144,46 +146,52 @@ describe('offpeak CLI against the local service', () => {
   });
 
   it('dlq, schedules, pipelines and retry say clearly when this deployment lacks their routes (exit 6)', async () => {
-    const redrive = await runOffpeak([...api, 'dlq', 'redrive', '--all']);
+    const [redrive, schedules, pipeline, retry] = await Promise.all([
+      runOffpeak([...api, 'dlq', 'redrive', '--all']),
+      runOffpeak([...api, 'schedules', 'list']),
+      runOffpeak([...api, 'pipelines', 'status', 'p-1']),
+      runOffpeak([...api, 'retry', '01JAAAAAAAAAAAAAAAAAAAAAAA']),
+    ]);
     expect(redrive.code).toBe(6);
     expect(redrive.stderr).toContain(
       'This deployment has no dead-letters route yet (POST /dead-letters/redrive',
     );
-    const schedules = await runOffpeak([...api, 'schedules', 'list']);
     expect(schedules.code).toBe(6);
     expect(schedules.stderr).toContain('no schedules route yet');
-    const pipeline = await runOffpeak([...api, 'pipelines', 'status', 'p-1']);
     expect(pipeline.code).toBe(6);
-    const retry = await runOffpeak([...api, 'retry', '01JAAAAAAAAAAAAAAAAAAAAAAA']);
     expect(retry.code).toBe(6);
     expect(retry.stderr).toContain('no retry route yet');
   });
 
   it('exit codes: 3 unknown job, 2 bad id or usage, 7 conflict, 5 unreachable', async () => {
-    const unknown = await runOffpeak([...api, 'status', '01JAAAAAAAAAAAAAAAAAAAAAAA']);
+    const finished = JSON.parse(
+      (await runOffpeak([...api, '--json', 'list', '--state', 'SUCCEEDED', '--limit', '1'])).stdout,
+    ) as {
+      items: Job[];
+    };
+    const port = await freePort();
+    const [unknown, badId, badParams, usage, conflict, closed, defaulted, notOffpeak] = await Promise.all([
+      runOffpeak([...api, 'status', '01JAAAAAAAAAAAAAAAAAAAAAAA']),
+      runOffpeak([...api, 'status', 'nope']),
+      runOffpeak([...api, 'submit', 'hello', '-p', 'exitCode="x"']),
+      runOffpeak([...api, 'list', '--state', 'DONE']),
+      runOffpeak([...api, 'cancel', finished.items[0]?.id ?? 'none']),
+      runOffpeak(['--api', `http://127.0.0.1:${port}`, 'list']),
+      runOffpeak(['list'], { OFFPEAK_API_URL: `http://127.0.0.1:${port}` }),
+      runOffpeak(['--api', `${service.url}/nothing-here/`, 'list']),
+    ]);
     expect(unknown.code).toBe(3);
     expect(unknown.stderr).toContain('JobNotFound');
-    const badId = await runOffpeak([...api, 'status', 'nope']);
     expect(badId.code).toBe(2);
     expect(badId.stderr).toContain('InvalidJobId');
-    const badParams = await runOffpeak([...api, 'submit', 'hello', '-p', 'exitCode="x"']);
     expect(badParams.code).toBe(2);
     expect(badParams.stderr).toContain('InvalidParams');
-    const usage = await runOffpeak([...api, 'list', '--state', 'DONE']);
     expect(usage.code).toBe(2);
-    const done = JSON.parse((await runOffpeak([...api, '--json', 'submit', 'hello', '--wait'])).stdout) as {
-      jobs: Job[];
-    };
-    const conflict = await runOffpeak([...api, 'cancel', done.jobs[0]!.id]);
     expect(conflict.code).toBe(7);
     expect(conflict.stderr).toContain('JobFinished');
-    const port = await freePort();
-    const closed = await runOffpeak(['--api', `http://127.0.0.1:${port}`, 'list']);
     expect(closed.code).toBe(5);
     expect(closed.stderr).toContain(`Cannot reach http://127.0.0.1:${port} (connection refused)`);
-    const defaulted = await runOffpeak(['list'], { OFFPEAK_API_URL: `http://127.0.0.1:${port}` });
     expect(defaulted.code).toBe(5);
-    const notOffpeak = await runOffpeak(['--api', `${service.url}/nothing-here/`, 'list']);
     expect(notOffpeak.code).toBe(5);
     expect(notOffpeak.stderr).toContain('but not like an Offpeak API');
   });

@@ -1,6 +1,6 @@
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resourcesOf, type SynthesizedOffpeak, synthOffpeak } from './synth.js';
+import { type CfnResourceJson, resourcesOf, type SynthesizedOffpeak, synthOffpeak } from './synth.js';
 
 // Prepare: the ready app with the hosted dashboard (one synthesis).
 let synth: SynthesizedOffpeak;
@@ -10,7 +10,9 @@ beforeAll(() => {
 
 describe('hosted web dashboard', () => {
   it('serves a private bucket through CloudFront with origin access control, HTTPS only and access logs', () => {
-    const [[, distribution]] = resourcesOf(synth.template, 'AWS::CloudFront::Distribution');
+    const [[, distribution]] = resourcesOf(synth.template, 'AWS::CloudFront::Distribution') as [
+      [string, CfnResourceJson],
+    ];
     const config = distribution.Properties.DistributionConfig;
     expect(config.DefaultRootObject).toBe('index.html');
     expect(config.DefaultCacheBehavior.ViewerProtocolPolicy).toBe('redirect-to-https');
@@ -20,11 +22,13 @@ describe('hosted web dashboard', () => {
   });
 
   it('signs people in with a Cognito user pool (no self sign-up, MFA required) and an identity pool without guests', () => {
-    const [[, pool]] = resourcesOf(synth.template, 'AWS::Cognito::UserPool');
+    const [[, pool]] = resourcesOf(synth.template, 'AWS::Cognito::UserPool') as [[string, CfnResourceJson]];
     expect(pool.Properties.MfaConfiguration).toBe('ON');
     expect(pool.Properties.AdminCreateUserConfig.AllowAdminCreateUserOnly).toBe(true);
     expect(pool.Properties.Policies.PasswordPolicy.MinimumLength).toBe(12);
-    const [[, identityPool]] = resourcesOf(synth.template, 'AWS::Cognito::IdentityPool');
+    const [[, identityPool]] = resourcesOf(synth.template, 'AWS::Cognito::IdentityPool') as [
+      [string, CfnResourceJson],
+    ];
     expect(identityPool.Properties.AllowUnauthenticatedIdentities).toBe(false);
   });
 
@@ -33,7 +37,7 @@ describe('hosted web dashboard', () => {
       .filter(([id]) => id.includes('WebDashboardUserRole'))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
     expect(statements).toEqual([expect.objectContaining({ Action: 'execute-api:Invoke', Effect: 'Allow' })]);
-    const [[, api]] = resourcesOf(synth.template, 'AWS::ApiGatewayV2::Api');
+    const [[, api]] = resourcesOf(synth.template, 'AWS::ApiGatewayV2::Api') as [[string, CfnResourceJson]];
     expect(api.Properties.CorsConfiguration).toMatchObject({
       AllowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
       AllowHeaders: expect.arrayContaining(['authorization', 'x-amz-date', 'x-amz-security-token']),
