@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
 /** The handler file of a Lambda, by name (`lambdas/<name>.ts`). */
-export function lambdaEntry(name: 'api' | 'intake' | 'dispatcher' | 'tracker' | 'reconciler'): string {
+export function lambdaEntry(
+  name: 'api' | 'intake' | 'dispatcher' | 'tracker' | 'reconciler' | 'monitor' | 'notifier',
+): string {
   return `${PROJECT_ROOT}/lambdas/${name}.ts`;
 }

@@ -1,5 +1,6 @@
 import { hookRoutes } from './hooks.js';
 import { jobRoutes } from './jobs.js';
+import { observabilityRoutes } from './observability.js';
 import { pipelineRoutes } from './pipelines.js';
 import { queueRoutes } from './queues.js';
 import type { Route } from './route.js';
@@ -17,4 +18,5 @@ export const allRoutes: readonly Route[] = [
   ...serviceRoutes,
   ...scheduleRoutes,
   ...hookRoutes,
+  ...observabilityRoutes,
 ];

@@ -1,10 +1,13 @@
 import type { EventBus } from '../ports/event-bus.js';
 import type { Executor } from '../ports/executor.js';
 import type { JobStore } from '../ports/job-store.js';
+import type { LogReader } from '../ports/log-reader.js';
 import type { Queue } from '../ports/queue.js';
 import type { SchedulingStore } from '../ports/scheduling-store.js';
+import type { StatsSource } from '../ports/stats-source.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
+import type { Metrics } from './observability/metrics.js';
 import type { RateLimit } from './rate-limit.js';
 import type { TriggerDeps } from './triggers/trigger-deps.js';
 
@@ -84,4 +87,10 @@ export interface OffpeakDeps {
   readonly settings: Settings;
   /** Schedules, the schedule registry and secrets (trigger routes and services). @default none */
   readonly triggers?: TriggerDeps;
+  /** Job logs (local files, CloudWatch Logs). @default - logs are not readable through the API */
+  readonly logs?: LogReader;
+  /** Where metrics go (EMF on Lambda, a file locally). @default - none recorded */
+  readonly metrics?: Metrics;
+  /** Index counts for `GET /stats` and the monitor pass. @default - counted through the store (slower) */
+  readonly stats?: StatsSource;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { MonitoringSpecSchema, NotificationRuleSchema } from './observability/monitoring-spec.js';
 import { ResourceNameSchema } from './resource-spec.js';
 
 /** Job type names become parts of Batch job names and resource names: keep them short and DNS-like. */
@@ -109,6 +110,10 @@ export const JobTypeSpecSchema = z
     secrets: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().startsWith('arn:'))
       .default({}),
+    /** Expected duration and alarm thresholds (see docs/monitoring.md). @default - the stack's defaults */
+    monitoring: MonitoringSpecSchema.optional(),
+    /** Who to tell when a job of this type ends (SNS topic or signed HTTPS webhook). @default - nobody */
+    notifications: z.array(NotificationRuleSchema).max(10).optional(),
   })
   .strict();
 export type JobTypeSpec = z.infer<typeof JobTypeSpecSchema>;

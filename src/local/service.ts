@@ -6,25 +6,34 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { apiRoutes, createApiHandler } from '../../lambdas/api.js';
 import { createDispatcherHandler } from '../../lambdas/dispatcher.js';
 import { createIntakeHandler } from '../../lambdas/intake.js';
+import { createMonitorHandler } from '../../lambdas/monitor.js';
 import { createReconcilerHandler } from '../../lambdas/reconciler.js';
 import { createTrackerHandler } from '../../lambdas/tracker.js';
 import { type AwsClients, createAwsClients } from '../aws/clients.js';
 import { queueOrderOf } from '../aws/deps.js';
 import { DynamoJobStore } from '../aws/dynamo-job-store.js';
 import { DynamoSchedulingStore } from '../aws/dynamo-scheduling-store.js';
+import { DynamoStatsSource } from '../aws/dynamo-stats-source.js';
+import { AwsNotificationSender } from '../aws/notification-sender.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { EnvVars } from '../aws/table-schema.js';
 import { Catalog, type CatalogData } from '../core/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { defaultSettings, type Log, type OffpeakDeps, type Settings, silentLog } from '../core/deps.js';
+import { meteredJobStore } from '../core/observability/metered-store.js';
+import { recordHeartbeat } from '../core/services/heartbeat.js';
+import { deliverNotifications } from '../core/services/notify.js';
 import { type Emulators, startEmulators } from './emulators.js';
 import { startHttpServer } from './http-server.js';
 import { createLambdaContext, type LambdaHandler, LocalAws } from './lambda-context.js';
 import { LocalEventBus } from './local-event-bus.js';
 import { LocalExecutor } from './local-executor.js';
+import { LocalLogReader } from './local-log-reader.js';
 import { createLocalTriggers, type LocalTriggers } from './local-triggers.js';
+import { fileMetrics } from './metrics-file.js';
 import { defaultLocalResourceNames, type EnsuredResources, ensureResources } from './resources.js';
 import { SqsPoller } from './sqs-poller.js';
+import { LocalUsageMonitor } from './usage-monitor.js';
 
 export interface LocalServiceOptions {
   /** The job types and queues to run. */
@@ -57,6 +66,10 @@ export interface LocalServiceOptions {
   readonly secretsFile?: string;
   /** How long a dropped file must stay unchanged before it counts as uploaded. @default 300 */
   readonly dropSettleMs?: number;
+  /** How often the monitor pass publishes queue and straggler metrics (one minute on AWS). @default 60_000 */
+  readonly monitorIntervalMs?: number;
+  /** How often running job processes are sampled for CPU and memory. @default 1_000 */
+  readonly usageSampleMs?: number;
   readonly clock?: Clock;
   readonly log?: Log;
 }
@@ -80,6 +93,8 @@ export interface LocalService {
   dispatchNow(): Promise<void>;
   /** Runs a reconciler pass now (as the schedule does). */
   reconcileNow(): Promise<void>;
+  /** Runs a monitor pass now (publishes queue and straggler metrics). */
+  monitorNow(): Promise<void>;
   /** Stops timers, HTTP, pollers, job processes and emulators, in that order. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -163,6 +178,19 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     cleanup.push(restoreOffpeakEnv);
 
     const catalog = new Catalog(options.catalogData);
+    // Job processes report CPU and memory to their job through the same core function a worker's heartbeat uses.
+    let depsRef: OffpeakDeps | undefined;
+    const usageMonitor = new LocalUsageMonitor({
+      report: async (jobId, heartbeat) => {
+        if (!depsRef) return false;
+        const job = await recordHeartbeat(depsRef, jobId, heartbeat);
+        return job.attempts.some((a) => a.attempt === heartbeat.attempt);
+      },
+      ...(options.usageSampleMs !== undefined ? { sampleMs: options.usageSampleMs } : {}),
+      clock,
+      log,
+    });
+    cleanup.push(() => usageMonitor.close());
     const eventsQueue = new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.events.url });
     const executor = new LocalExecutor({
       catalog,
@@ -174,6 +202,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       ...(options.timestampLogs !== undefined ? { timestampLogs: options.timestampLogs } : {}),
       // Jobs that use an AWS SDK or the AWS CLI reach the emulators and the local bucket.
       environment: { ...awsEnvironment, [EnvVars.bucket]: resources.bucketName },
+      processListener: usageMonitor,
       clock,
       log,
     });
@@ -193,13 +222,17 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       log,
     });
 
+    const metrics = fileMetrics(join(dataDir, 'metrics.jsonl'));
     const deps: OffpeakDeps = {
-      store: new DynamoJobStore({
-        client: clients.documentClient,
-        tableName: resources.tableName,
-        queueOrder: queueOrderOf(catalog),
-        clock,
-      }),
+      store: meteredJobStore(
+        new DynamoJobStore({
+          client: clients.documentClient,
+          tableName: resources.tableName,
+          queueOrder: queueOrderOf(catalog),
+          clock,
+        }),
+        metrics,
+      ),
       scheduling: new DynamoSchedulingStore({
         client: clients.documentClient,
         tableName: resources.tableName,
@@ -217,7 +250,11 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         ...options.settings,
       },
       triggers: triggers.deps,
+      logs: new LocalLogReader(dataDir),
+      metrics,
+      stats: new DynamoStatsSource({ client: clients.documentClient, tableName: resources.tableName }),
     };
+    depsRef = deps;
     const getDeps = () => deps;
     const dispatcher = createDispatcherHandler(getDeps);
     // Routine passes that found nothing to do are debug lines, not a line every few seconds.
@@ -271,6 +308,12 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     const ticks = [
       new Tick('offpeak-dispatcher', scheduledDispatcher, options.dispatchIntervalMs ?? 5_000, log),
       new Tick('offpeak-reconciler', reconciler, options.reconcileIntervalMs ?? 30_000, log),
+      new Tick(
+        'offpeak-monitor',
+        createMonitorHandler(() => tickDeps),
+        options.monitorIntervalMs ?? 60_000,
+        log,
+      ),
     ] as const;
     await ticks[0].run(); // jobs that were QUEUED before a restart start now
     for (const tick of ticks) tick.start();
@@ -288,6 +331,18 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       ...(options.staticDir !== undefined ? { staticDir: options.staticDir } : {}),
     });
     cleanup.push(() => http.close());
+    // Job types' notifications (webhooks; SNS only on AWS), as the notifier Lambda sends them from the bus.
+    const notifier = new AwsNotificationSender({});
+    const stopNotifying = eventBus.subscribe((event) => {
+      void deliverNotifications(
+        { catalog, sender: notifier, log, now: () => clock.now() },
+        event,
+        http.url,
+      ).catch(
+        () => undefined, // logged by deliverNotifications
+      );
+    });
+    cleanup.push(stopNotifying);
 
     /**
      * No new work first (timers, API, dispatcher), then the job processes; then the tracker records the state
@@ -303,12 +358,15 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       };
       cleanup.length = 0;
       await step('timers', () => Promise.all(ticks.map((t) => t.stop())));
+      stopNotifying();
       await step('triggers', () => triggers.stop());
       await step('http', () => http.close());
       await step('dispatch poller', () => dispatchPoller.stop());
       await step('executor', () => executor.close());
+      await step('usage', () => usageMonitor.close());
       await step('events drain', () => drainQueue(clients, resources.queues.events.url, 3_000));
       await step('pollers', () => Promise.all([intakePoller.stop(), trackerPoller.stop()]));
+      await step('metrics', () => metrics.flushed());
       clients.destroy();
       restoreAwsEnv();
       restoreOffpeakEnv();
@@ -329,6 +387,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       triggers,
       dispatchNow: () => ticks[0].run(),
       reconcileNow: () => ticks[1].run(),
+      monitorNow: () => ticks[2].run(),
       stop() {
         stopping ??= shutdown();
         return stopping;

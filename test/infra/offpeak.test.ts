@@ -108,7 +108,7 @@ describe('queues and dead letters', () => {
 describe('Lambdas', () => {
   it('runs every Offpeak function on nodejs24.x arm64 with JSON logs, tracing and source maps', () => {
     const functions = offpeakFunctions();
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6); // + the monitor
     const logGroups = synth.template.toJSON().Resources;
     for (const [id, fn] of functions) {
       expect(fn.Properties, id).toMatchObject({
