@@ -384,14 +384,15 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         page.items.length === 0
           ? 'No schedules.'
           : table(
-              ['ID', 'TYPE', 'EXPRESSION', 'TIME ZONE', 'STATE', 'NEXT RUN'],
+              ['ID', 'TYPE', 'EXPRESSION', 'TIME ZONE', 'STATE', 'NEXT RUN', 'FROM'],
               page.items.map((s) => [
-                str(s.id ?? s.name),
-                str(s.type ?? s.jobType),
-                str(s.expression ?? s.schedule ?? s.cron),
-                str(s.timezone ?? s.timeZone ?? 'UTC'),
-                s.enabled === false ? 'paused' : 'enabled',
-                timestamp(str(s.nextRunAt ?? s.nextRun) || undefined),
+                str(s.id),
+                str(s.jobType),
+                str(s.expression),
+                str(s.timezone ?? 'UTC'),
+                scheduleState(s),
+                timestamp(str(s.nextFireAt) || undefined),
+                str(s.origin),
               ]),
             ),
       );
@@ -426,7 +427,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
           '/schedules',
           {
             ...(opts.id ? { id: opts.id } : {}),
-            type,
+            jobType: type,
             expression,
             timezone: opts.timezone,
             params: { ...fileParams, ...opts.param },
@@ -434,7 +435,12 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
           },
           { feature: 'schedules' },
         );
-        print(g, schedule, () => `Created schedule ${str(schedule.id ?? schedule.name)}`);
+        print(
+          g,
+          schedule,
+          () =>
+            `Created schedule ${str(schedule.id)}${schedule.nextFireAt ? `, next run ${timestamp(str(schedule.nextFireAt))}` : ''}`,
+        );
       },
     );
   for (const [name, enabled] of [
@@ -618,10 +624,11 @@ async function unfinishedJobs(client: ApiClient, type: string | undefined): Prom
 function describeJob(job: JobView, p: Paint): string {
   const lines = [
     `${p.bold(job.id)}  ${job.type}  ${stateText(job.state, p)}${job.straggler ? p.yellow(`  straggler: running ${duration(job.straggler.runningSeconds)}, expected ≤ ${duration(job.straggler.thresholdSeconds)}`) : ''}`,
-    `  queue ${job.queue}, priority ${job.priority}, attempt ${job.attempt}/${job.maxAttempts}, trigger ${job.trigger.kind}`,
+    `  queue ${job.queue}, priority ${job.priority}, attempt ${job.attempt}/${job.maxAttempts}, trigger ${job.trigger.kind}${job.trigger.source ? ` ${job.trigger.source}` : ''}`,
     `  created ${timestamp(job.createdAt)}${job.finishedAt ? `, finished ${timestamp(job.finishedAt)}` : ''}`,
     `  progress ${progressLine(job.progress)}`,
   ];
+  if (job.pipelineId) lines.push(`  pipeline ${job.pipelineId}${job.stepId ? `, step ${job.stepId}` : ''}`);
   if (job.statusReason) lines.push(`  reason ${job.statusReason}`);
   if (job.error) lines.push(`  error ${job.error.code ?? job.error.name}: ${job.error.message}`);
   if (job.attempts.length > 0) {
@@ -764,6 +771,12 @@ async function readJsonObject(file: string, io: CliIo): Promise<Record<string, u
     throw new CliError(ExitCode.Usage, `${file === '-' ? 'stdin' : file} must hold a JSON object`);
   }
   return data as Record<string, unknown>;
+}
+
+/** A schedule's state as `GET /schedules` reports it (`ENABLED`, `DISABLED`, `COMPLETED`), in the CLI's words. */
+function scheduleState(schedule: Record<string, unknown>): string {
+  if (schedule.state === 'COMPLETED') return 'completed';
+  return schedule.state === 'DISABLED' || schedule.enabled === false ? 'paused' : 'enabled';
 }
 
 function str(value: unknown): string {

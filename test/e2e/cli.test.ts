@@ -158,6 +158,80 @@ describe('offpeak CLI against the local service', () => {
     expect(retry.stderr).toContain('no retry route yet');
   });
 
+  it('schedules: create, list with the next run, pause, resume, delete', async () => {
+    const [created, invalid] = await Promise.all([
+      runOffpeak([
+        ...api,
+        'schedules',
+        'create',
+        'hello',
+        'cron(0 2 * * ? *)',
+        '--tz',
+        'Europe/Paris',
+        '-p',
+        'name=night',
+        '--id',
+        'cli-nightly',
+      ]),
+      runOffpeak([...api, 'schedules', 'create', 'hello', 'cron(nope)']),
+    ]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('InvalidScheduleExpression');
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain('Created schedule cli-nightly, next run');
+
+    const listed = await runOffpeak([...api, 'schedules', 'list']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(
+      /cli-nightly\s+hello\s+cron\(0 2 \* \* \? \*\)\s+Europe\/Paris\s+enabled\s+\d{4}-/,
+    );
+
+    const paused = await runOffpeak([...api, '--json', 'schedules', 'pause', 'cli-nightly']);
+    expect(paused.code).toBe(0);
+    expect(JSON.parse(paused.stdout)).toMatchObject({ id: 'cli-nightly', enabled: false, state: 'DISABLED' });
+    expect((await runOffpeak([...api, 'schedules', 'list'])).stdout).toMatch(/cli-nightly.*paused/);
+    expect((await runOffpeak([...api, 'schedules', 'resume', 'cli-nightly'])).code).toBe(0);
+
+    expect((await runOffpeak([...api, 'schedules', 'delete', 'cli-nightly'])).code).toBe(0);
+    const gone = await runOffpeak([...api, 'schedules', 'pause', 'cli-nightly']);
+    expect(gone.code).toBe(3);
+  });
+
+  it('pipelines: submit --wait runs the graph in order; status shows every step', async () => {
+    const file = join(dataDir, 'pipeline.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        name: 'cli-pipeline',
+        steps: [
+          { id: 'first', type: 'hello', params: { name: 'first' } },
+          { id: 'second', type: 'hello', params: { name: 'second' }, dependsOn: ['first'] },
+        ],
+      }),
+    );
+    const run = await runOffpeak([...api, '--json', 'pipelines', 'submit', file, '--wait']);
+    expect(run.code).toBe(0);
+    const { jobs } = JSON.parse(run.stdout) as { jobs: Job[] };
+    expect(jobs.map((j) => j.state)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    const [first, second] = jobs as [Job, Job];
+    const pipelineId = second.pipelineId!;
+    expect(first.stepId).toBe('first');
+    expect(second.dependsOn).toEqual([first.id]);
+    // The second step started only after the first had finished.
+    expect(Date.parse(second.attempts[0]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(first.finishedAt!));
+
+    const status = await runOffpeak([...api, 'pipelines', 'status', pipelineId]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(pipelineId);
+    expect(status.stdout).toMatch(/first\s+\S+\s+hello\s+SUCCEEDED/);
+    expect(status.stdout).toMatch(/second\s+\S+\s+hello\s+SUCCEEDED\s+first/);
+    expect((await runOffpeak([...api, 'pipelines', 'status', 'p-1'])).code).toBe(2);
+    expect((await runOffpeak([...api, 'status', second.id])).stdout).toContain(
+      `pipeline ${pipelineId}, step second`,
+    );
+  });
+
   it('exit codes: 3 unknown job, 2 bad id or usage, 7 conflict, 5 unreachable', async () => {
     const finished = JSON.parse(
       (await runOffpeak([...api, '--json', 'list', '--state', 'SUCCEEDED', '--limit', '1'])).stdout,

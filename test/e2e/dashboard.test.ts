@@ -176,18 +176,78 @@ describe('web dashboard in Chromium', () => {
     await shot('dead-letters');
   });
 
-  it('queues: pause a queue, or shows limits read-only without the queues route', async () => {
+  it('queues: pauses and resumes a queue, and changes its limit at run time', async () => {
     await page.goto(`${service.url}/#/queues`);
     await page.getByTestId('queues-table').waitFor();
-    const missing = page.getByTestId('route-missing');
-    if (await missing.isVisible()) {
-      expect(await missing.textContent()).toContain('This deployment has no queues route yet');
-      expect(await page.getByTestId('queues-table').textContent()).toMatch(/normal\s*0/);
-    } else {
-      await page.getByTestId('pause-normal').click();
-      await page.getByTestId('resume-normal').waitFor();
-    }
+    expect(await page.getByTestId('route-missing').count()).toBe(0);
+    await page.getByTestId('pause-normal').click();
+    await page.getByTestId('resume-normal').waitFor();
+    const paused = await api<{ items: { name: string; paused: boolean }[] }>('GET', '/queues');
+    expect(paused.items.find((q) => q.name === 'normal')?.paused).toBe(true);
+    await page.getByLabel('Limit of normal').fill('3');
+    await page
+      .getByTestId('queues-table')
+      .locator('tr', { hasText: 'normal' })
+      .getByRole('button', { name: 'Set' })
+      .click();
+    await expect
+      .poll(async () => {
+        const { items } = await api<{ items: { name: string; concurrency: { limit: number } }[] }>(
+          'GET',
+          '/queues',
+        );
+        return items.find((q) => q.name === 'normal')?.concurrency.limit;
+      })
+      .toBe(3);
     await shot('queues');
+    await page.getByTestId('resume-normal').click();
+    await page.getByTestId('pause-normal').waitFor();
+    await api('PATCH', '/queues/normal', { concurrency: null });
+  });
+
+  it('schedules: creates one from the form, shows its next run, pauses and deletes it', async () => {
+    await page.goto(`${service.url}/#/schedules`);
+    await page.getByLabel('Job type').fill('hello');
+    await page.getByLabel('Expression').fill('rate(1 day)');
+    await page.getByLabel('Params (JSON)').fill('{"name":"web"}');
+    await page.getByRole('button', { name: 'Create' }).click();
+    const row = page.locator('tr', { hasText: 'rate(1 day)' });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/hello.*rate\(1 day\).*UTC.*enabled/);
+    const [created] = (await api<{ items: { id: string; nextFireAt?: string }[] }>('GET', '/schedules'))
+      .items;
+    expect(created?.nextFireAt).toBeDefined();
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await row.getByRole('button', { name: 'Resume' }).waitFor();
+    await shot('schedules');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('No schedules.').waitFor();
+  });
+
+  it('pipelines: draws the graph with every step linking to its job', async () => {
+    const pipeline = await api<{ id: string; steps: { id: string; jobId: string }[] }>('POST', '/pipelines', {
+      name: 'web-pipeline',
+      steps: [
+        { id: 'extract', type: 'hello', params: { name: 'extract' } },
+        { id: 'load', type: 'hello', params: { name: 'load' }, dependsOn: ['extract'] },
+      ],
+    });
+    await Promise.all(pipeline.steps.map((step) => finished(step.jobId)));
+    await page.goto(`${service.url}/#/pipelines/${pipeline.id}`);
+    const graph = page.getByRole('img', { name: 'Pipeline graph' });
+    await graph.waitFor();
+    await expect
+      .poll(() => graph.locator('text').allTextContents())
+      .toEqual(['extract', 'SUCCEEDED', 'load', 'SUCCEEDED']);
+    expect(await graph.locator('path').count()).toBe(1);
+    const load = pipeline.steps.find((step) => step.id === 'load')!;
+    expect(await graph.locator(`a[href="#/jobs/${load.jobId}"]`).count()).toBe(1);
+    await shot('pipeline');
+    await graph.locator(`a[href="#/jobs/${load.jobId}"]`).click();
+    const back = page.locator(`a[href="#/pipelines/${pipeline.id}"]`);
+    await back.waitFor();
+    expect(await back.textContent()).toBe(`${pipeline.id} (step load)`);
   });
 
   it('overview: counts, throughput and queues', async () => {

@@ -188,7 +188,20 @@ export const jobView: View = (ctx) => {
           kv('Created', when(j.createdAt)),
           kv('Finished', when(j.finishedAt)),
           kv('Attempt', `${j.attempt} of ${j.maxAttempts}`),
-          kv('Trigger', `${j.trigger.kind}${j.trigger.actor ? ` by ${j.trigger.actor}` : ''}`),
+          kv(
+            'Trigger',
+            `${j.trigger.kind}${j.trigger.source ? ` ${j.trigger.source}` : ''}${j.trigger.actor ? ` by ${j.trigger.actor}` : ''}`,
+          ),
+          j.pipelineId
+            ? kv(
+                'Pipeline',
+                h(
+                  'a',
+                  { href: `#/pipelines/${j.pipelineId}`, class: 'mono' },
+                  `${j.pipelineId}${j.stepId ? ` (step ${j.stepId})` : ''}`,
+                ),
+              )
+            : null,
           kv('Exit code', j.exitCode !== undefined ? String(j.exitCode) : '-'),
           kv('Reason', j.statusReason ?? j.error?.message ?? '-'),
           kv('Params', JSON.stringify(j.params)),
@@ -236,7 +249,7 @@ export const jobView: View = (ctx) => {
   });
 };
 
-function kv(label: string, value: string) {
+function kv(label: string, value: string | HTMLElement) {
   return [h('dt', {}, label), h('dd', {}, value)];
 }
 

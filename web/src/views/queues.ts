@@ -3,15 +3,22 @@ import { ApiError } from '../api.js';
 import { badge, duration, errorBox, table, type View } from '../common.js';
 import { h, mount } from '../dom.js';
 
-/** A queue or shared resource as `GET /queues` / `GET /resources` return it (fields read leniently). */
-interface Limited {
+/** A queue as `GET /queues` returns it: the limit in force (run-time override or the catalog's) and its use. */
+interface QueueItem {
   readonly name: string;
-  readonly concurrency?: number;
-  readonly limit?: number;
-  readonly running?: number;
-  readonly used?: number;
-  readonly depth?: number;
-  readonly paused?: boolean;
+  readonly paused: boolean;
+  readonly concurrency: { readonly limit: number; readonly default: number; readonly used: number };
+  /** QUEUED jobs, counted up to a cap (`queuedCapped`). */
+  readonly queued: number;
+  readonly queuedCapped: boolean;
+}
+
+/** A shared resource as `GET /resources` returns it. */
+interface ResourceItem {
+  readonly name: string;
+  readonly limit: number;
+  readonly defaultLimit: number;
+  readonly used: number;
 }
 
 /**
@@ -28,16 +35,18 @@ export const queuesView: View = (ctx) => {
     try {
       await ctx.api.patch(`/${kind}/${encodeURIComponent(name)}`, patch);
       mount(message);
+      // Show the change now rather than at the next poll.
+      await refresh();
     } catch (error) {
       mount(message, errorBox(error, kind));
     }
   };
 
-  ctx.poll(4_000, async () => {
+  const refresh = async () => {
     const stats = await ctx.api.get<Stats>('/stats', { stragglers: false }).catch(() => undefined);
-    let queues: Limited[];
+    let queues: QueueItem[];
     try {
-      queues = (await ctx.api.get<{ items: Limited[] }>('/queues')).items;
+      queues = (await ctx.api.get<{ items: QueueItem[] }>('/queues')).items;
     } catch (error) {
       if (!(error instanceof ApiError && error.routeMissing)) {
         mount(body, errorBox(error));
@@ -65,7 +74,7 @@ export const queuesView: View = (ctx) => {
       );
       return;
     }
-    const resources = await ctx.api.get<{ items: Limited[] }>('/resources').then(
+    const resources = await ctx.api.get<{ items: ResourceItem[] }>('/resources').then(
       (r) => r.items,
       () => undefined,
     );
@@ -76,20 +85,24 @@ export const queuesView: View = (ctx) => {
       table(
         ['Queue', 'State', 'Waiting', 'Oldest wait', 'Running', 'Limit', ''],
         queues.map((q) => {
-          const limit = q.concurrency ?? q.limit ?? statsOf(q.name)?.concurrency ?? 0;
+          const limit = q.concurrency.limit;
           const input = h('input', {
             type: 'number',
             min: 0,
             value: limit,
             style: 'width:90px',
             'aria-label': `Limit of ${q.name}`,
+            title:
+              limit === q.concurrency.default
+                ? 'the catalog’s limit'
+                : `changed at run time (the catalog says ${q.concurrency.default})`,
           });
           return [
             q.name,
             q.paused ? badge('paused', 'paused') : badge('SUCCEEDED', 'active'),
-            String(q.depth ?? statsOf(q.name)?.depth ?? '-'),
+            q.queuedCapped ? `${q.queued}+` : String(q.queued),
             duration(statsOf(q.name)?.oldestWaitingSeconds),
-            String(q.running ?? q.used ?? statsOf(q.name)?.running ?? '-'),
+            String(q.concurrency.used),
             h(
               'span',
               { class: 'row' },
@@ -130,13 +143,13 @@ export const queuesView: View = (ctx) => {
                 const input = h('input', {
                   type: 'number',
                   min: 0,
-                  value: r.limit ?? r.concurrency ?? 0,
+                  value: r.limit,
                   style: 'width:90px',
                   'aria-label': `Limit of ${r.name}`,
                 });
                 return [
                   r.name,
-                  String(r.used ?? r.running ?? '-'),
+                  String(r.used),
                   input,
                   h(
                     'button',
@@ -149,5 +162,6 @@ export const queuesView: View = (ctx) => {
           ]
         : null,
     );
-  });
+  };
+  ctx.poll(4_000, refresh);
 };

@@ -1,7 +1,17 @@
 import { badge, errorBox, table, type View, when } from '../common.js';
 import { h, mount } from '../dom.js';
 
-type Schedule = Record<string, unknown> & { id?: string; enabled?: boolean };
+/** A schedule as `GET /schedules` returns it (declared in code, created through the API, or a runAt hold). */
+interface Schedule {
+  readonly id: string;
+  readonly origin: 'config' | 'api' | 'run-at';
+  readonly jobType: string;
+  readonly expression: string;
+  readonly timezone: string;
+  readonly enabled: boolean;
+  readonly state: 'ENABLED' | 'DISABLED' | 'COMPLETED';
+  readonly nextFireAt?: string;
+}
 
 const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
 
@@ -21,6 +31,8 @@ export const schedulesView: View = (ctx) => {
     try {
       await request();
       mount(message);
+      // Show the change now rather than at the next poll.
+      await refresh();
     } catch (error) {
       mount(message, errorBox(error, 'schedules'));
     }
@@ -34,7 +46,7 @@ export const schedulesView: View = (ctx) => {
         throw new Error('Params must be a JSON object');
       }
       await ctx.api.post('/schedules', {
-        type: type.value,
+        jobType: type.value,
         expression: expression.value,
         timezone: timezone.value,
         params: parsed,
@@ -56,7 +68,7 @@ export const schedulesView: View = (ctx) => {
     message,
     body,
   );
-  ctx.poll(10_000, async () => {
+  const refresh = async () => {
     let items: Schedule[];
     try {
       items = (await ctx.api.get<{ items: Schedule[] }>('/schedules')).items;
@@ -71,43 +83,54 @@ export const schedulesView: View = (ctx) => {
         : table(
             ['Schedule', 'Type', 'Expression', 'Time zone', 'State', 'Next run', ''],
             items.map((s) => {
-              const id = text(s.id ?? s.name);
+              const id = s.id;
+              // Declared in code: changed by a deploy, not here. A runAt hold or a finished one-time run: delete only.
+              const fixed = s.origin === 'config';
+              const pausable = s.origin === 'api' && s.state !== 'COMPLETED';
               return [
-                h('span', { class: 'mono' }, id),
-                text(s.type ?? s.jobType),
-                h('span', { class: 'mono' }, text(s.expression ?? s.schedule ?? s.cron)),
-                text(s.timezone ?? s.timeZone ?? 'UTC'),
-                s.enabled === false ? badge('paused', 'paused') : badge('SUCCEEDED', 'enabled'),
-                when(text(s.nextRunAt ?? s.nextRun) || undefined),
-                h(
-                  'span',
-                  { class: 'row' },
-                  h(
-                    'button',
-                    {
-                      onclick: () =>
-                        run(() =>
-                          ctx.api.patch(`/schedules/${encodeURIComponent(id)}`, {
-                            enabled: s.enabled === false,
-                          }),
+                h('span', { class: 'mono', title: `from ${s.origin}` }, id),
+                text(s.jobType),
+                h('span', { class: 'mono' }, text(s.expression)),
+                text(s.timezone),
+                s.state === 'COMPLETED'
+                  ? badge('SKIPPED', 'completed')
+                  : s.enabled
+                    ? badge('SUCCEEDED', 'enabled')
+                    : badge('paused', 'paused'),
+                when(s.nextFireAt),
+                fixed
+                  ? h('span', { class: 'muted' }, 'in code')
+                  : h(
+                      'span',
+                      { class: 'row' },
+                      pausable &&
+                        h(
+                          'button',
+                          {
+                            onclick: () =>
+                              run(() =>
+                                ctx.api.patch(`/schedules/${encodeURIComponent(id)}`, {
+                                  enabled: !s.enabled,
+                                }),
+                              ),
+                          },
+                          s.enabled ? 'Pause' : 'Resume',
                         ),
-                    },
-                    s.enabled === false ? 'Resume' : 'Pause',
-                  ),
-                  h(
-                    'button',
-                    {
-                      class: 'danger',
-                      onclick: () =>
-                        confirm(`Delete schedule ${id}?`) &&
-                        run(() => ctx.api.delete(`/schedules/${encodeURIComponent(id)}`)),
-                    },
-                    'Delete',
-                  ),
-                ),
+                      h(
+                        'button',
+                        {
+                          class: 'danger',
+                          onclick: () =>
+                            confirm(`Delete schedule ${id}?`) &&
+                            run(() => ctx.api.delete(`/schedules/${encodeURIComponent(id)}`)),
+                        },
+                        'Delete',
+                      ),
+                    ),
               ];
             }),
           ),
     );
-  });
+  };
+  ctx.poll(10_000, refresh);
 };
