@@ -697,7 +697,7 @@ function describeStats(stats: Stats): string {
         String(q.depth),
         duration(q.oldestWaitingSeconds),
         String(q.running),
-        String(q.concurrency),
+        q.paused ? `${q.concurrency} (paused)` : String(q.concurrency),
         String(q.stuckRunnable),
       ]),
     ),

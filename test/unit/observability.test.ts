@@ -327,6 +327,14 @@ describe('collectStats', () => {
     expect(gauges).toContain('Stragglers/{"JobType":"hello"}=0');
     expect(gauges).toContain('Stragglers/{}=0');
   });
+
+  it('shows the queue limit in force and the pause set at run time (PATCH /queues/{name})', async () => {
+    const deps = testDeps();
+    await deps.scheduling.patchQueue('normal', { concurrency: 4, paused: true });
+    const stats = await collectStats(deps, storeStatsSource(deps.store), { stragglers: false });
+    expect(stats.queues.find((q) => q.name === 'normal')).toMatchObject({ concurrency: 4, paused: true });
+    expect(stats.queues.find((q) => q.name === 'high')).toMatchObject({ concurrency: 20, paused: false });
+  });
 });
 
 describe('psTimeSeconds', () => {

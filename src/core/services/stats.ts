@@ -1,6 +1,7 @@
 import type { StatsSource } from '../../ports/stats-source.js';
 import type { OffpeakDeps } from '../deps.js';
 import { JobState, jobStates, terminalStates } from '../job-state.js';
+import { EffectiveLimits } from '../limits.js';
 import { type MetricDatum, MetricDimension, MetricName } from '../observability/metrics.js';
 import {
   detectStragglers,
@@ -15,8 +16,10 @@ import { queueSlotCounter } from './slots.js';
 export interface QueueStats {
   readonly name: string;
   readonly order: string;
-  /** The queue's concurrency limit. */
+  /** The queue's concurrency limit in force (a run-time change with `PATCH /queues/{name}`, else the catalog's). */
   readonly concurrency: number;
+  /** Paused with `PATCH /queues/{name}`: nothing new starts from it. */
+  readonly paused: boolean;
   /** Jobs waiting (QUEUED). */
   readonly depth: number;
   /** Seconds the longest-waiting QUEUED job has waited. */
@@ -74,7 +77,7 @@ const ACTIVE_READ_LIMIT = 10_000;
  * docs/monitoring.md, "What GET /stats costs"): never the whole history.
  */
 export async function collectStats(
-  deps: Pick<OffpeakDeps, 'store' | 'catalog' | 'clock'>,
+  deps: Pick<OffpeakDeps, 'store' | 'catalog' | 'clock' | 'scheduling'>,
   source: StatsSource,
   options: StatsOptions = {},
 ): Promise<Stats> {
@@ -102,11 +105,15 @@ export async function collectStats(
     }),
   );
 
-  const stuck = await deps.store.jobsInStateSince(
-    JobState.Submitted,
-    new Date(now.getTime() - stuckAfter * 1000),
-    ACTIVE_READ_LIMIT,
-  );
+  const [stuck, overrides] = await Promise.all([
+    deps.store.jobsInStateSince(
+      JobState.Submitted,
+      new Date(now.getTime() - stuckAfter * 1000),
+      ACTIVE_READ_LIMIT,
+    ),
+    deps.scheduling.limitOverrides(),
+  ]);
+  const limits = new EffectiveLimits(deps.catalog, overrides);
   const queues = await Promise.all(
     deps.catalog.queues().map(async (queue): Promise<QueueStats> => {
       const [backlog, usage] = await Promise.all([
@@ -116,7 +123,8 @@ export async function collectStats(
       return {
         name: queue.name,
         order: queue.order,
-        concurrency: queue.concurrency,
+        concurrency: limits.queueConcurrency(queue.name),
+        paused: limits.queuePaused(queue.name),
         depth: backlog.count,
         ...(backlog.oldest !== undefined
           ? {

@@ -43,7 +43,9 @@ export const overviewView: View = (ctx) => {
           String(q.depth),
           duration(q.oldestWaitingSeconds),
           String(q.running),
-          String(q.concurrency),
+          q.paused
+            ? h('span', {}, String(q.concurrency), ' ', badge('paused', 'paused'))
+            : String(q.concurrency),
           q.stuckRunnable > 0 ? badge('FAILED', String(q.stuckRunnable)) : '0',
         ]),
       ),
