@@ -6,7 +6,8 @@ import { type ReconcileSummary, reconcile } from '../src/core/services/reconcile
 import { logger } from './shared/logger.js';
 import { lambdaDeps } from './shared/runtime.js';
 
-/** Reconciler Lambda, on a one-minute schedule: repairs jobs stuck in a state from the store and the executor. */
+/** Reconciler Lambda, on a one-minute schedule: repairs jobs stuck in a state from the store and the executor.
+ * Each repair counts the `ReconcilerRepairs` metric itself (recordRepair). */
 export function createReconcilerHandler(getDeps: () => OffpeakDeps) {
   return middy<unknown, ReconcileSummary, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))

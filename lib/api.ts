@@ -62,11 +62,11 @@ export class OffpeakApi extends Construct {
       description: 'Offpeak HTTP API',
       // HTTP API integrations time out at 30 seconds.
       timeout: Duration.seconds(29),
-      // Cancelling a submitted job terminates its Batch job.
-      batch: { terminate: true },
+      // Cancelling a submitted job terminates its Batch job; a chunk's log stream is found with DescribeJobs.
+      batch: { terminate: true, read: true },
       // Submit and dry run check chunked inputs (HEAD, LIST, a 64 KiB sample); dry runs read nothing else.
       bucket: { read: [BucketPrefixes.inputs], write: [BucketPrefixes.payloads] },
-      // Retrying a failed job may complete its dead letter first.
+      // GET /jobs/{id}/logs; retrying a failed job may complete its dead letter first.
       jobLogs: true,
     });
     // A message redrive sends the dead message back to its queue (dispatch is granted to every core function).

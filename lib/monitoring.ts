@@ -6,6 +6,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import {
+  METRICS_NAMESPACE,
+  MetricDimension,
+  MetricName,
+  SERVICE_DIMENSION,
+} from '../src/core/observability/metrics.js';
 import type { DeadLetterQueue } from './queues.js';
 
 /** Props of {@link OffpeakMonitoring}. */
@@ -14,10 +20,6 @@ export interface OffpeakMonitoringProps {
   readonly deadLetterQueues: readonly DeadLetterQueue[];
   /** Email addresses subscribed to the alarm topic (each confirms by email). @default - no subscriptions */
   readonly alarmEmails?: readonly string[];
-  /** Metric namespace of Offpeak's own metrics (POWERTOOLS_METRICS_NAMESPACE). @default 'Offpeak' */
-  readonly metricsNamespace?: string;
-  /** The `service` dimension Powertools adds to every metric (POWERTOOLS_SERVICE_NAME). @default 'offpeak' */
-  readonly serviceName?: string;
 }
 
 /**
@@ -34,8 +36,6 @@ export class OffpeakMonitoring extends Construct {
   readonly jobDeadLetterAlarm: cloudwatch.Alarm;
   /** Fires when a message is recorded as a dead letter (poison, or past maxReceiveCount): kind `message`. */
   readonly messageDeadLetterAlarm: cloudwatch.Alarm;
-  /** Counts the reconciler's repairs (metric `ReconcilerRepairs`, every `repair` dimension, for dashboards). */
-  readonly reconcilerRepairs: cloudwatch.IMetric;
 
   constructor(scope: Construct, id: string, props: OffpeakMonitoringProps) {
     super(scope, id);
@@ -102,13 +102,11 @@ export class OffpeakMonitoring extends Construct {
 
     // Dead letters recorded in the table (issue 6): the DLQ alarms above only see messages the ingester has not
     // drained yet, and jobs never pass through a DLQ.
-    const namespace = props.metricsNamespace ?? 'Offpeak';
-    const service = props.serviceName ?? 'offpeak';
     const deadLetterAlarm = (kind: 'job' | 'message', what: string) => {
       const alarm = new cloudwatch.Metric({
-        namespace,
-        metricName: 'DeadLetters',
-        dimensionsMap: { service, kind },
+        namespace: METRICS_NAMESPACE,
+        metricName: MetricName.DeadLetters,
+        dimensionsMap: { ...SERVICE_DIMENSION, [MetricDimension.Kind]: kind },
         statistic: 'Sum',
         period: Duration.minutes(1),
       }).createAlarm(this, `DeadLetters-${kind}`, {
@@ -126,10 +124,5 @@ export class OffpeakMonitoring extends Construct {
       'message',
       'a message no consumer could handle was dead-lettered',
     );
-    this.reconcilerRepairs = new cloudwatch.MathExpression({
-      expression: `SUM(SEARCH('{${namespace},service,repair} MetricName="ReconcilerRepairs"', 'Sum', 300))`,
-      label: 'Reconciler repairs',
-      period: Duration.minutes(5),
-    });
   }
 }

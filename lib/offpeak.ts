@@ -19,12 +19,14 @@ import type { OffpeakRuntime } from './core-function.js';
 import { OffpeakDeadLetters } from './dead-letters.js';
 import { OffpeakEvents } from './events.js';
 import { OffpeakMonitoring } from './monitoring.js';
+import { type OffpeakMonitoringOptions, OffpeakObservability } from './observability.js';
 import type { OffpeakFunction } from './offpeak-function.js';
 import { OffpeakProcessing, queueConsumers } from './processing.js';
 import { type DeadLetterQueue, OffpeakQueues } from './queues.js';
 import { OffpeakState } from './state.js';
 import { OffpeakTriggers } from './triggers.js';
 import { validateOffpeakProps } from './validate-props.js';
+import { OffpeakWebDashboard } from './web-dashboard.js';
 
 /** Props of {@link Offpeak}. */
 export interface OffpeakProps {
@@ -113,6 +115,13 @@ export interface OffpeakProps {
    * the attempt through the retry policy. @default 'alert'
    */
   readonly runnableTimeoutAction?: 'alert' | 'fail';
+  /** Alarm thresholds and the dashboard URL (per job type thresholds are on the job type). @default - see each option */
+  readonly monitoring?: OffpeakMonitoringOptions;
+  /**
+   * Host the web dashboard (S3 + CloudFront, Cognito sign-in, SigV4 to the API). `true`, or the WAF web ACL to put in
+   * front of it. @default false
+   */
+  readonly webDashboard?: boolean | { readonly webAclId?: string };
 }
 
 /** The Offpeak Lambdas, by role. */
@@ -158,6 +167,10 @@ export class Offpeak extends Construct {
   readonly monitoring: OffpeakMonitoring;
   /** Schedules, upload and event rules, queue triggers, webhook secrets. */
   readonly triggers: OffpeakTriggers;
+  /** Metrics, alarms, the CloudWatch dashboard, job logs for the API, notifications. */
+  readonly observability: OffpeakObservability;
+  /** The hosted web dashboard, when `webDashboard` asks for it. */
+  readonly webDashboard?: OffpeakWebDashboard;
 
   constructor(scope: Construct, id: string, props: OffpeakProps) {
     super(scope, id);
@@ -258,6 +271,27 @@ export class Offpeak extends Construct {
       alarmEmails: props.alarmEmails,
     });
     this.alarmTopic = this.monitoring.alarmTopic;
+    this.observability = new OffpeakObservability(this, 'Observability', {
+      runtime,
+      catalog: this.catalog,
+      functions: { ...this.functions },
+      api: this.api.handler,
+      alarmTopic: this.alarmTopic,
+      tickRule: this.processing.tickRule,
+      eventBus: this.eventBus,
+      deadLetterQueue: this.events.targetDeadLetterQueue,
+      deadLetterQueues: this.deadLetterQueues,
+      options: props.monitoring,
+    });
+    if (props.webDashboard) {
+      const webAclId = typeof props.webDashboard === 'object' ? props.webDashboard.webAclId : undefined;
+      this.webDashboard = new OffpeakWebDashboard(this, 'WebDashboard', {
+        httpApi: this.api.httpApi,
+        apiUrl: this.api.url,
+        removalPolicy,
+        ...(webAclId ? { webAclId } : {}),
+      });
+    }
 
     this.output('ApiUrl', this.api.url, 'Offpeak HTTP API base URL (SigV4, IAM)');
     this.output('BucketName', this.bucket.bucketName, 'Offpeak bucket');

@@ -5,7 +5,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url)).replac
 
 /** The handler file of a Lambda, by name (`lambdas/<name>.ts`). */
 export function lambdaEntry(
-  name: 'api' | 'intake' | 'dispatcher' | 'tracker' | 'reconciler' | 'dead-letters',
+  name: 'api' | 'intake' | 'dispatcher' | 'tracker' | 'reconciler' | 'dead-letters' | 'monitor' | 'notifier',
 ): string {
   return `${PROJECT_ROOT}/lambdas/${name}.ts`;
 }

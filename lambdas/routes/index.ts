@@ -2,6 +2,7 @@ import { deadLetterRoutes } from './dead-letters.js';
 import { hookRoutes } from './hooks.js';
 import { idempotencyKeyRoutes } from './idempotency-keys.js';
 import { jobRoutes } from './jobs.js';
+import { observabilityRoutes } from './observability.js';
 import { pipelineRoutes } from './pipelines.js';
 import { queueRoutes } from './queues.js';
 import { retryRoutes } from './retry.js';
@@ -24,4 +25,6 @@ export const allRoutes: readonly Route[] = [
   // Reliability (issue 6).
   ...deadLetterRoutes,
   ...idempotencyKeyRoutes,
+  // Monitoring (issue 7).
+  ...observabilityRoutes,
 ];

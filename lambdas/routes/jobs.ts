@@ -3,6 +3,7 @@ import type { OffpeakDeps } from '../../src/core/deps.js';
 import { NotFoundError, ValidationError } from '../../src/core/errors.js';
 import { isJobId } from '../../src/core/ids.js';
 import type { Job, Trigger } from '../../src/core/job.js';
+import { jobView } from '../../src/core/observability/job-view.js';
 import { ListJobsRequestSchema } from '../../src/core/requests.js';
 import { cancelJob } from '../../src/core/services/cancel.js';
 import { holdJob, SubmitJobBodySchema } from '../../src/core/services/hold.js';
@@ -60,7 +61,15 @@ export const jobRoutes: readonly Route[] = [
   {
     method: 'GET',
     path: '/jobs/{id}',
-    handle: async (event, deps) => json(200, await requireJob(deps, event.pathParameters?.id)),
+    handle: async (event, deps) =>
+      json(
+        200,
+        await jobView(await requireJob(deps, event.pathParameters?.id), {
+          catalog: deps.catalog,
+          ...(deps.logs ? { logs: deps.logs } : {}),
+          now: deps.clock.now(),
+        }),
+      ),
   },
   {
     method: 'POST',

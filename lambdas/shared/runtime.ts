@@ -3,16 +3,20 @@ import { createDocumentClient } from '../../src/aws/clients.js';
 import { awsDeps } from '../../src/aws/deps.js';
 import { createAwsTriggerDeps } from '../../src/aws/trigger-deps.js';
 import type { OffpeakDeps } from '../../src/core/deps.js';
-import type { TriggerDeps } from '../../src/core/triggers/trigger-deps.js';
 import { logPort } from './logger.js';
 
-let triggers: TriggerDeps | undefined;
+let deps: OffpeakDeps | undefined;
 
-/** The deps of a Lambda on AWS: built once per execution environment, on first use (not at import). */
+/**
+ * The deps of a Lambda on AWS: built once per execution environment, on first use (not at import), with the
+ * trigger adapters (schedules, schedule registry, secrets).
+ */
 export function lambdaDeps(): OffpeakDeps {
-  const deps = awsDeps({ log: logPort() });
-  triggers ??= createAwsTriggerDeps(process.env, {
-    documentClient: createDocumentClient(new DynamoDBClient({ maxAttempts: 5 })),
-  });
-  return { ...deps, triggers };
+  deps ??= {
+    ...awsDeps({ log: logPort() }),
+    triggers: createAwsTriggerDeps(process.env, {
+      documentClient: createDocumentClient(new DynamoDBClient({ maxAttempts: 5 })),
+    }),
+  };
+  return deps;
 }

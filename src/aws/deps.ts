@@ -1,10 +1,10 @@
-import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import { Catalog, type CatalogData } from '../core/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { defaultSettings, type Log, type OffpeakDeps, type Settings, silentLog } from '../core/deps.js';
+import { meteredJobStore } from '../core/observability/metered-store.js';
+import type { Metrics } from '../core/observability/metrics.js';
 import type { QueueOrder } from '../core/queue-spec.js';
 import { type SettingsOverrides, SettingsOverridesSchema } from '../core/settings.js';
-import type { Metrics } from '../ports/metrics.js';
 import { BatchExecutor } from './batch-executor.js';
 import { loadCatalogData } from './bundled-catalog.js';
 import { type AwsClients, createAwsClients } from './clients.js';
@@ -12,9 +12,10 @@ import { CloudWatchLogReader } from './cloudwatch-log-reader.js';
 import { DynamoDeadLetterStore } from './dynamo-dead-letter-store.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoSchedulingStore } from './dynamo-scheduling-store.js';
+import { DynamoStatsSource } from './dynamo-stats-source.js';
 import { EventBridgeBus } from './eventbridge-bus.js';
 import { ObjectStoreRetryMarkers } from './object-store-retry-markers.js';
-import { PowertoolsMetricsPort } from './powertools-metrics.js';
+import { powertoolsMetrics } from './powertools-metrics.js';
 import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueue } from './sqs-queue.js';
 import { EnvVars } from './table-schema.js';
@@ -169,13 +170,18 @@ export function createAwsDeps(
     url ? new SqsQueue({ client: clients.sqs, queueUrl: url }) : undefined;
   const intake = queue(config.intakeQueueUrl);
   const events = queue(config.eventsQueueUrl);
+  const metrics = overrides.metrics ?? powertoolsMetrics();
   return {
-    store: new DynamoJobStore({
-      client: clients.documentClient,
-      tableName: config.tableName,
-      queueOrder: queueOrderOf(catalog),
-      ...(overrides.clock ? { clock: overrides.clock } : {}),
-    }),
+    // Every committed state change records its metrics (jobs submitted, started, succeeded, …; run and wait times).
+    store: meteredJobStore(
+      new DynamoJobStore({
+        client: clients.documentClient,
+        tableName: config.tableName,
+        queueOrder: queueOrderOf(catalog),
+        ...(overrides.clock ? { clock: overrides.clock } : {}),
+      }),
+      metrics,
+    ),
     scheduling: new DynamoSchedulingStore({
       client: clients.documentClient,
       tableName: config.tableName,
@@ -208,7 +214,13 @@ export function createAwsDeps(
       ...(overrides.clock ? { clock: overrides.clock } : {}),
     }),
     ...(clients.logs
-      ? { logs: new CloudWatchLogReader({ client: clients.logs, logGroups: config.jobLogGroups }) }
+      ? {
+          logs: new CloudWatchLogReader({
+            client: clients.logs,
+            logGroups: config.jobLogGroups,
+            batch: clients.batch,
+          }),
+        }
       : {}),
     ...(clients.s3 && config.bucketName
       ? {
@@ -217,11 +229,8 @@ export function createAwsDeps(
           ),
         }
       : {}),
-    metrics:
-      overrides.metrics ??
-      new PowertoolsMetricsPort(
-        new PowertoolsMetrics({ namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'Offpeak' }),
-      ),
+    metrics,
+    stats: new DynamoStatsSource({ client: clients.documentClient, tableName: config.tableName }),
     sourceQueues: { dispatch: dispatchQueue, ...(intake ? { intake } : {}), ...(events ? { events } : {}) },
   };
 }

@@ -1,25 +1,56 @@
-import { MetricUnit, type Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
-import type { Metrics } from '../ports/metrics.js';
+import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import {
+  METRICS_NAMESPACE,
+  type MetricDatum,
+  type Metrics,
+  SERVICE_DIMENSION,
+} from '../core/observability/metrics.js';
+
+export interface PowertoolsMetricsOptions {
+  /** @default POWERTOOLS_METRICS_NAMESPACE or 'Offpeak' */
+  readonly namespace?: string;
+  /**
+   * Where each EMF document goes. @default - stdout, as Powertools publishes (Lambda forwards it to CloudWatch)
+   */
+  readonly write?: (emf: string) => void;
+}
 
 /**
- * The Metrics port on Powertools Metrics (CloudWatch embedded metric format in the function's log). Each count is
- * a single metric with its own dimensions, written at once, so counts with different dimension values never share
- * one EMF blob and nothing waits for a flush.
+ * The core's {@link Metrics} port on Powertools metrics: each data point becomes one EMF document with the
+ * `service` dimension and at most one dimension of its own, published at once (no buffering to lose if an
+ * invocation fails half-way).
  *
  * @example
- * const metrics = new PowertoolsMetricsPort(new Metrics({ namespace: 'Offpeak', serviceName: 'offpeak' }));
- * metrics.count('ReconcilerRepairs', { repair: 'requeued-stuck-submit' });
+ * const metrics = powertoolsMetrics();
+ * metrics.record([{ name: 'JobsSubmitted', unit: 'Count', value: 1, dimensions: { JobType: 'hello' } }]);
  */
-export class PowertoolsMetricsPort implements Metrics {
-  readonly #metrics: PowertoolsMetrics;
-
-  constructor(metrics: PowertoolsMetrics) {
-    this.#metrics = metrics;
-  }
-
-  count(name: string, dimensions: Readonly<Record<string, string>> = {}, value = 1): void {
-    const single = this.#metrics.singleMetric();
-    for (const [key, dimension] of Object.entries(dimensions)) single.addDimension(key, dimension);
-    single.addMetric(name, MetricUnit.Count, value);
-  }
+export function powertoolsMetrics(options: PowertoolsMetricsOptions = {}): Metrics {
+  const powertools = new PowertoolsMetrics({
+    namespace: options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_DIMENSION.service,
+  });
+  const publish = (datum: MetricDatum) => {
+    for (const [name, value] of Object.entries(datum.dimensions ?? {})) powertools.addDimension(name, value);
+    powertools.addMetric(datum.name, datum.unit, datum.value);
+    if (options.write) {
+      options.write(JSON.stringify(powertools.serializeMetrics()));
+      powertools.clearMetrics();
+      powertools.clearDimensions();
+    } else {
+      powertools.publishStoredMetrics();
+    }
+  };
+  return {
+    record(data) {
+      for (const datum of data) {
+        try {
+          publish(datum);
+        } catch {
+          // Best effort: a metric that cannot be written must never fail the work it describes.
+          powertools.clearMetrics();
+          powertools.clearDimensions();
+        }
+      }
+    },
+  };
 }

@@ -50,10 +50,12 @@ export const EnvVars = {
   jobDefinitions: 'OFFPEAK_JOB_DEFINITIONS',
   /** JSON catalog, for tests and tools; Lambdas get the catalog bundled in at build time instead. */
   catalog: 'OFFPEAK_CATALOG',
-  /** JSON object: job type name → CloudWatch Logs group of its containers (dead letters keep the last lines). */
+  /** JSON object: job type name → CloudWatch Logs group of its containers (`GET /jobs/{id}/logs`, dead letters). */
   jobLogGroups: 'OFFPEAK_JOB_LOG_GROUPS',
   /** JSON object: dead-letter queue ARN → the queue role it catches (`intake`, `dispatch`, `events`, `eventbridge`). */
   deadLetterSources: 'OFFPEAK_DEAD_LETTER_SOURCES',
   /** JSON object of core settings overriding the defaults (see `Settings`), e.g. `{"idempotencyRetentionHours":48}`. */
   settings: 'OFFPEAK_SETTINGS',
+  /** Base URL of the web dashboard, for links in notifications and job views. */
+  dashboardUrl: 'OFFPEAK_DASHBOARD_URL',
 } as const;

@@ -3,15 +3,16 @@ import type { EventBus } from '../ports/event-bus.js';
 import type { Executor } from '../ports/executor.js';
 import type { JobStore } from '../ports/job-store.js';
 import type { LogReader } from '../ports/log-reader.js';
-import type { Metrics } from '../ports/metrics.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { Queue } from '../ports/queue.js';
 import type { RetryMarkers } from '../ports/retry-markers.js';
 import type { SchedulingStore } from '../ports/scheduling-store.js';
+import type { StatsSource } from '../ports/stats-source.js';
 import type { Catalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { CrashPoints } from './crash-point.js';
 import type { RedriveTarget } from './dead-letter.js';
+import type { Metrics } from './observability/metrics.js';
 import type { RateLimit } from './rate-limit.js';
 import type { TriggerDeps } from './triggers/trigger-deps.js';
 
@@ -120,14 +121,19 @@ export interface OffpeakDeps {
   readonly objects?: ObjectStore;
   /** Dead letters: jobs that failed for good and messages no consumer could handle. */
   readonly deadLetters: DeadLetterStore;
-  /** Job logs, for the last lines a dead letter keeps. @default none (dead letters say the log is unavailable) */
+  /**
+   * Job logs (local files, CloudWatch Logs): `GET /jobs/{id}/logs` and the last lines a dead letter keeps.
+   * @default none (logs are not readable through the API; dead letters say the log is unavailable)
+   */
   readonly logs?: LogReader;
   /** Where jobs ask for a later retry. @default none (retry-after exit codes use the backoff) */
   readonly retryMarkers?: RetryMarkers;
-  /** @default none (nothing is counted) */
+  /** Where metrics go (EMF on Lambda, a file locally). @default none (nothing is counted) */
   readonly metrics?: Metrics;
   /** The work queues a dead message can be sent back to (redrive). @default none (message redrive refused) */
   readonly sourceQueues?: Readonly<Partial<Record<RedriveTarget, Queue>>>;
   /** Fault injection's crash hook: set only by the local service's own options (never on AWS). */
   readonly crashPoints?: CrashPoints;
+  /** Index counts for `GET /stats` and the monitor pass. @default - counted through the store (slower) */
+  readonly stats?: StatsSource;
 }

@@ -6,6 +6,7 @@ import {
   PackingSpecSchema,
   ReduceSpecSchema,
 } from './chunking-spec.js';
+import { MonitoringSpecSchema, NotificationRuleSchema } from './observability/monitoring-spec.js';
 import { ResourceNameSchema } from './resource-spec.js';
 
 /** Job type names become parts of Batch job names and resource names: keep them short and DNS-like. */
@@ -163,6 +164,10 @@ export const JobTypeSpecSchema = z
     packing: PackingSpecSchema.optional(),
     /** A job type run after all chunks over the result manifest. @default - none */
     reduce: ReduceSpecSchema.optional(),
+    /** Expected duration and alarm thresholds (see docs/monitoring.md). @default - the stack's defaults */
+    monitoring: MonitoringSpecSchema.optional(),
+    /** Who to tell when a job of this type ends (SNS topic or signed HTTPS webhook). @default - nobody */
+    notifications: z.array(NotificationRuleSchema).max(10).optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -3,6 +3,8 @@ import { ChunkSizingSchema } from './chunking-spec.js';
 import type { SerializedError } from './errors.js';
 import { JobState, jobStates } from './job-state.js';
 import { JobTypeNameSchema, QueueNameSchema } from './job-type.js';
+import { ProgressReportSchema } from './observability/progress.js';
+import { ResourceUsageSchema } from './observability/resource-usage.js';
 import { assertRetryTransition, assertTransition } from './state-machine.js';
 import { TriggerRuleSchema } from './trigger-rule.js';
 
@@ -62,6 +64,8 @@ export const AttemptSchema = z.object({
   statusReason: z.string().optional(),
   logStream: z.string().optional(),
   outcome: z.enum(['SUCCEEDED', 'FAILED', 'CANCELLED']).optional(),
+  /** CPU, memory and GPU the attempt used (worker heartbeats; measured by the local executor). */
+  usage: ResourceUsageSchema.optional(),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 
@@ -241,6 +245,8 @@ export const JobSchema = z.object({
   repairs: z.array(JobRepairSchema).optional(),
   /** The dead letter recorded when the job last ended FAILED. */
   deadLetterId: z.string().optional(),
+  /** Records/bytes done, as the current attempt's worker last reported them. */
+  reportedProgress: ProgressReportSchema.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   /** When the job entered its current state. */

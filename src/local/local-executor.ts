@@ -77,6 +77,8 @@ export interface LocalExecutorOptions {
   readonly computeEnvironmentName?: string;
   /** Finished jobs kept for describe() (oldest forgotten first, as Batch forgets old jobs). @default 10_000 */
   readonly maxFinishedJobs?: number;
+  /** Told when a job process starts and ends (resource sampling). @default - none */
+  readonly processListener?: ProcessListener;
   readonly clock?: Clock;
   readonly log?: Log;
   /**
@@ -94,6 +96,25 @@ export function defaultLocalWorkerCommand(): string[] {
     import.meta.resolve('tsx'),
     new URL('../worker/main.ts', import.meta.url).pathname,
   ];
+}
+
+/** A job process the executor started. Its process group id is its pid (each job runs in its own group). */
+export interface JobProcessInfo {
+  /** The Offpeak job id. */
+  readonly jobId: string;
+  readonly attempt: number;
+  /** The executor job the process runs: a plain job, or one array child (`<parent>:<index>`). */
+  readonly executorJobId: string;
+  /** The array parent of a child, whose attempt the child belongs to. */
+  readonly parentExecutorJobId?: string;
+  readonly pid: number;
+}
+
+/** Hooks for a job process's life; they must not throw. */
+export interface ProcessListener {
+  started(info: JobProcessInfo): void;
+  /** After the process exited, before its terminal state-change event is sent. */
+  exited(info: JobProcessInfo): void;
 }
 
 const DEFAULT_BASE_ENV_KEYS = [
@@ -223,6 +244,7 @@ export class LocalExecutor implements Executor {
   readonly #clock: Clock;
   readonly #log: Log;
   readonly #workerCommand: readonly string[];
+  readonly #processListener: ProcessListener | undefined;
 
   readonly #jobs = new Map<string, LocalJob>();
   /** Top-level ids in the order they finished, for forgetting old ones. */
@@ -254,6 +276,7 @@ export class LocalExecutor implements Executor {
     this.#workerCommand = options.workerCommand ?? defaultLocalWorkerCommand();
     this.#registryDir = join(this.#dataDir, 'executor');
     mkdirSync(this.#registryDir, { recursive: true });
+    this.#processListener = options.processListener;
     process.on('exit', this.#onProcessExit);
     this.#recover();
   }
@@ -503,8 +526,20 @@ export class LocalExecutor implements Executor {
     };
 
     let spawned = false;
+    const processInfo = (): JobProcessInfo | undefined =>
+      child.pid === undefined
+        ? undefined
+        : {
+            jobId: job.request.jobId,
+            attempt: job.request.attempt,
+            executorJobId: job.id,
+            ...(job.parentId !== undefined ? { parentExecutorJobId: job.parentId } : {}),
+            pid: child.pid,
+          };
     child.once('spawn', () => {
       spawned = true;
+      const info = processInfo();
+      if (info) this.#processListener?.started(info);
       job.startedAt = this.#clock.now().getTime();
       job.logStream = localLogStream(job.request.jobId, job.id);
       if (job.terminateReason) {
@@ -535,6 +570,8 @@ export class LocalExecutor implements Executor {
     });
     child.once('close', (code, signal) => {
       if (!spawned) return;
+      const info = processInfo();
+      if (info) this.#processListener?.exited(info);
       done(() => this.#ended(job, code, signal));
     });
   }

@@ -29,6 +29,8 @@ export interface MainOptions {
   readonly dropDir?: string;
   /** Fault injection for reliability testing (see src/local/faults.ts). */
   readonly faults?: FaultConfig;
+  /** Build and serve the web dashboard at `/` (`--no-dashboard` turns it off). */
+  readonly dashboard: boolean;
 }
 
 /** `npm start [-- options]`: the command line, parsed. */
@@ -87,6 +89,7 @@ export function parseArgs(argv: readonly string[]): MainOptions {
         }
       }),
     )
+    .addOption(new Option('--no-dashboard', 'do not build and serve the web dashboard at /'))
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse([...argv], { from: 'user' });
@@ -107,6 +110,7 @@ export async function main(
   const options = parseArgs(argv);
   const log = consoleLog({ level: options.logLevel, json: options.jsonLogs });
   let service: LocalService;
+  const staticDir = options.dashboard ? await buildDashboardOrWarn(log) : undefined;
   try {
     service = await startLocalService({
       catalogData,
@@ -116,6 +120,7 @@ export async function main(
       dispatchIntervalMs: options.dispatchInterval * 1000,
       reconcileIntervalMs: options.reconcileInterval * 1000,
       ...(options.dropDir !== undefined ? { dropDir: options.dropDir } : {}),
+      ...(staticDir ? { staticDir } : {}),
       log,
       ...(options.faults
         ? { faults: options.faults, faultStatsFile: join(options.dataDir, 'fault-stats.json') }
@@ -133,7 +138,7 @@ export async function main(
     throw error;
   }
 
-  printBanner(service, options.slots);
+  printBanner(service, options.slots, staticDir !== undefined);
   const stopped = new Promise<void>((resolveStopped) => {
     let firstSignalAt: number | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -161,12 +166,23 @@ export async function main(
   return { service, stopped };
 }
 
-function printBanner(service: LocalService, slots: number): void {
+/** Builds the dashboard (esbuild, offline, well under a second); without esbuild the API still runs. */
+async function buildDashboardOrWarn(log: ReturnType<typeof consoleLog>): Promise<string | undefined> {
+  try {
+    const { buildDashboard } = await import('../../web/build.js');
+    return await buildDashboard();
+  } catch (error) {
+    log.warn('The web dashboard could not be built; the API runs without it', { error: String(error) });
+    return undefined;
+  }
+}
+
+function printBanner(service: LocalService, slots: number, dashboard: boolean): void {
   const url = service.url;
   const dataDir = relative(process.cwd(), service.dataDir) || '.';
   const lines = [
     '',
-    `Offpeak local service is running at ${url}`,
+    `Offpeak local service is running at ${url}${dashboard ? `  (dashboard: ${url}/)` : ''}`,
     `  data      ${dataDir}/ (jobs survive restarts; delete it to start afresh)`,
     `  job logs  ${dataDir}/logs/<jobId>/    events  ${dataDir}/events.jsonl    slots  ${slots}`,
     '',
@@ -178,6 +194,7 @@ function printBanner(service: LocalService, slots: number): void {
     `  curl -s -X POST ${url}/jobs/<id>/cancel`,
     '',
     ...triggerLines(service),
+    `The CLI:  npx offpeak submit hello -p name=you --wait   npx offpeak watch   npx offpeak logs <id> --follow`,
     'A guided tour (own service, temporary data) in another terminal:  npm run demo',
     'Ctrl-C stops.',
     '',

@@ -7,6 +7,7 @@ import { apiRoutes, createApiHandler } from '../../lambdas/api.js';
 import { createDeadLetterIngestHandler } from '../../lambdas/dead-letters.js';
 import { createDispatcherHandler } from '../../lambdas/dispatcher.js';
 import { createIntakeHandler } from '../../lambdas/intake.js';
+import { createMonitorHandler } from '../../lambdas/monitor.js';
 import { createReconcilerHandler } from '../../lambdas/reconciler.js';
 import { createTrackerHandler } from '../../lambdas/tracker.js';
 import { type AwsClients, createAwsClients } from '../aws/clients.js';
@@ -14,6 +15,8 @@ import { queueOrderOf } from '../aws/deps.js';
 import { DynamoDeadLetterStore } from '../aws/dynamo-dead-letter-store.js';
 import { DynamoJobStore } from '../aws/dynamo-job-store.js';
 import { DynamoSchedulingStore } from '../aws/dynamo-scheduling-store.js';
+import { DynamoStatsSource } from '../aws/dynamo-stats-source.js';
+import { AwsNotificationSender } from '../aws/notification-sender.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { EnvVars } from '../aws/table-schema.js';
@@ -22,19 +25,23 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { CrashPoint } from '../core/crash-point.js';
 import type { MessageSource } from '../core/dead-letter.js';
 import { defaultSettings, type Log, type OffpeakDeps, type Settings, silentLog } from '../core/deps.js';
+import { meteredJobStore } from '../core/observability/metered-store.js';
+import { recordHeartbeat } from '../core/services/heartbeat.js';
+import { deliverNotifications } from '../core/services/notify.js';
 import { type Emulators, startEmulators } from './emulators.js';
 import { type FaultConfigInput, FaultInjector, type FaultStats } from './faults.js';
-import { FileLogReader } from './file-log-reader.js';
 import { FileRetryMarkers } from './file-retry-markers.js';
 import { healIndexes } from './heal-indexes.js';
 import { startHttpServer } from './http-server.js';
 import { createLambdaContext, type LambdaHandler, LocalAws } from './lambda-context.js';
 import { LocalEventBus } from './local-event-bus.js';
 import { LocalExecutor } from './local-executor.js';
+import { LocalLogReader } from './local-log-reader.js';
 import { createLocalTriggers, type LocalTriggers } from './local-triggers.js';
-import { LogMetrics } from './log-metrics.js';
+import { type FileMetrics, fileMetrics } from './metrics-file.js';
 import { defaultLocalResourceNames, type EnsuredResources, ensureResources } from './resources.js';
 import { SqsPoller } from './sqs-poller.js';
+import { LocalUsageMonitor } from './usage-monitor.js';
 
 export interface LocalServiceOptions {
   /** The job types and queues to run. */
@@ -67,6 +74,10 @@ export interface LocalServiceOptions {
   readonly secretsFile?: string;
   /** How long a dropped file must stay unchanged before it counts as uploaded. @default 300 */
   readonly dropSettleMs?: number;
+  /** How often the monitor pass publishes queue and straggler metrics (one minute on AWS). @default 60_000 */
+  readonly monitorIntervalMs?: number;
+  /** How often running job processes are sampled for CPU and memory. @default 1_000 */
+  readonly usageSampleMs?: number;
   readonly clock?: Clock;
   readonly log?: Log;
   /** The worker runtime in front of chunked and packed commands. @default node + tsx on src/worker/main.ts */
@@ -101,10 +112,12 @@ export interface LocalService {
   dispatchNow(): Promise<void>;
   /** Runs a reconciler pass now (as the schedule does). */
   reconcileNow(): Promise<void>;
-  /** Metric totals so far (the local Metrics port also logs each count). */
-  readonly metrics: LogMetrics;
+  /** Metrics so far: totals by name and dimension (each data point is also appended to `<dataDir>/metrics.jsonl`). */
+  readonly metrics: FileMetrics;
   /** What fault injection did so far (all zero without faults). */
   faultStats(): FaultStats;
+  /** Runs a monitor pass now (publishes queue and straggler metrics). */
+  monitorNow(): Promise<void>;
   /** Stops timers, HTTP, pollers, job processes and emulators, in that order. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -201,6 +214,19 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     cleanup.push(() => faults.close());
     if (faults.enabled) log.warn('Fault injection is on', { faults: faults.config });
     faults.attachToClients(clients);
+    // Job processes report CPU and memory to their job through the same core function a worker's heartbeat uses.
+    let depsRef: OffpeakDeps | undefined;
+    const usageMonitor = new LocalUsageMonitor({
+      report: async (jobId, heartbeat) => {
+        if (!depsRef) return false;
+        const job = await recordHeartbeat(depsRef, jobId, heartbeat);
+        return job.attempts.some((a) => a.attempt === heartbeat.attempt);
+      },
+      ...(options.usageSampleMs !== undefined ? { sampleMs: options.usageSampleMs } : {}),
+      clock,
+      log,
+    });
+    cleanup.push(() => usageMonitor.close());
     const eventsQueue = new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.events.url });
     const executor = new LocalExecutor({
       catalog,
@@ -217,6 +243,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       ...(options.workerCommand !== undefined ? { workerCommand: options.workerCommand } : {}),
       // Jobs that use an AWS SDK or the AWS CLI reach the emulators and the local bucket.
       environment: { ...awsEnvironment, [EnvVars.bucket]: resources.bucketName },
+      processListener: usageMonitor,
       clock,
       log,
     });
@@ -236,16 +263,19 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       log,
     });
 
-    const metrics = new LogMetrics(log);
+    const metrics = fileMetrics(join(dataDir, 'metrics.jsonl'));
     const dispatchQueue = new SqsQueue({ client: clients.sqs, queueUrl: resources.queues.dispatch.url });
     const crashPoints = faults.crashPoints();
     const deps: OffpeakDeps = {
-      store: new DynamoJobStore({
-        client: clients.documentClient,
-        tableName: resources.tableName,
-        queueOrder: queueOrderOf(catalog),
-        clock,
-      }),
+      store: meteredJobStore(
+        new DynamoJobStore({
+          client: clients.documentClient,
+          tableName: resources.tableName,
+          queueOrder: queueOrderOf(catalog),
+          clock,
+        }),
+        metrics,
+      ),
       scheduling: new DynamoSchedulingStore({
         client: clients.documentClient,
         tableName: resources.tableName,
@@ -269,7 +299,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         tableName: resources.tableName,
         clock,
       }),
-      logs: new FileLogReader(dataDir),
+      logs: new LocalLogReader(dataDir),
       retryMarkers: new FileRetryMarkers(dataDir),
       metrics,
       sourceQueues: {
@@ -278,7 +308,9 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         events: eventsQueue,
       },
       ...(crashPoints ? { crashPoints } : {}),
+      stats: new DynamoStatsSource({ client: clients.documentClient, tableName: resources.tableName }),
     };
+    depsRef = deps;
     const getDeps = () => deps;
     const dispatcher = createDispatcherHandler(getDeps);
     // Routine passes that found nothing to do are debug lines, not a line every few seconds.
@@ -358,6 +390,12 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     const ticks = [
       new Tick('offpeak-dispatcher', scheduledDispatcher, options.dispatchIntervalMs ?? 5_000, log),
       new Tick('offpeak-reconciler', reconciler, options.reconcileIntervalMs ?? 30_000, log),
+      new Tick(
+        'offpeak-monitor',
+        createMonitorHandler(() => tickDeps),
+        options.monitorIntervalMs ?? 60_000,
+        log,
+      ),
     ] as const;
     await ticks[0].run(); // jobs that were QUEUED before a restart start now
     for (const tick of ticks) tick.start();
@@ -375,6 +413,18 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       ...(options.staticDir !== undefined ? { staticDir: options.staticDir } : {}),
     });
     cleanup.push(() => http.close());
+    // Job types' notifications (webhooks; SNS only on AWS), as the notifier Lambda sends them from the bus.
+    const notifier = new AwsNotificationSender({});
+    const stopNotifying = eventBus.subscribe((event) => {
+      void deliverNotifications(
+        { catalog, sender: notifier, log, now: () => clock.now() },
+        event,
+        http.url,
+      ).catch(
+        () => undefined, // logged by deliverNotifications
+      );
+    });
+    cleanup.push(stopNotifying);
 
     /**
      * No new work first (timers, API, dispatcher), then the job processes; then the tracker records the state
@@ -390,15 +440,18 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       };
       cleanup.length = 0;
       await step('timers', () => Promise.all(ticks.map((t) => t.stop())));
+      stopNotifying();
       await step('triggers', () => triggers.stop());
       await step('http', () => http.close());
       await step('dispatch poller', () => dispatchPoller.stop());
       await step('executor', () => executor.close());
+      await step('usage', () => usageMonitor.close());
       await step('events drain', () => drainQueue(clients, resources.queues.events.url, 3_000));
       await step('pollers', () =>
         Promise.all([intakePoller, trackerPoller, ...deadLetterPollers].map((p) => p.stop())),
       );
       faults.close();
+      await step('metrics', () => metrics.flushed());
       clients.destroy();
       restoreAwsEnv();
       restoreOffpeakEnv();
@@ -421,6 +474,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       reconcileNow: () => ticks[1].run(),
       metrics,
       faultStats: () => faults.stats(),
+      monitorNow: () => ticks[2].run(),
       stop() {
         stopping ??= shutdown();
         return stopping;

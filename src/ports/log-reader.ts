@@ -1,17 +1,41 @@
-/** Which log to read: one attempt's executor job. */
-export interface LogRef {
-  readonly jobId: string;
-  readonly jobType: string;
-  readonly executorJobId?: string;
-  /** The log stream the executor reported (Batch: the CloudWatch Logs stream; locally the file). */
-  readonly logStream?: string;
+/** One line of a job's log. */
+export interface LogLine {
+  /** When the line was written, where the log store records it (CloudWatch does; local files only with timestamps on). */
+  readonly timestamp?: string;
+  readonly message: string;
 }
 
-/** Reads job logs: CloudWatch Logs on AWS, `<dataDir>/logs/<jobId>/` locally. */
+/** Which log to read, and from where. */
+export interface LogQuery {
+  readonly jobId: string;
+  readonly jobType: string;
+  /** The executor job of the attempt (for a chunk: the array parent's id). */
+  readonly executorJobId: string;
+  /** The attempt's log stream as the executor reported it (absent for an array parent or before it started). */
+  readonly logStream?: string;
+  /** Array index of a chunk: read that child's log instead of the attempt's. */
+  readonly chunk?: number;
+  /** Where the previous page ended (opaque); absent: from the start, or the end with `tail`. */
+  readonly cursor?: string;
+  /** At most this many lines. */
+  readonly limit: number;
+  /** The last `limit` lines instead of the first ones (ignored with a cursor). */
+  readonly tail?: boolean;
+}
+
+/** A page of log lines. `nextCursor` continues after the last line (and picks up lines written later). */
+export interface LogPage {
+  readonly lines: LogLine[];
+  readonly nextCursor?: string;
+  /** Where the log lives: a file path locally, `cloudwatch://<group>/<stream>` on AWS. */
+  readonly location?: string;
+  /** False when the log does not exist (yet): the attempt has not started, or wrote nothing. */
+  readonly found: boolean;
+}
+
+/** Reads job logs: local files in the local service, CloudWatch Logs on AWS. */
 export interface LogReader {
-  /**
-   * The last `limit` lines of an attempt's log, oldest first.
-   * @returns [] when the log does not exist (the job never started, or its log expired).
-   */
-  tail(ref: LogRef, limit: number): Promise<string[]>;
+  read(query: LogQuery): Promise<LogPage>;
+  /** Where the log of an attempt (or chunk) lives, without reading it. */
+  location(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail'>): Promise<string | undefined>;
 }

@@ -97,7 +97,9 @@ describe('chunked fan-out on the local service', () => {
     // Submitted together (not one after another): on a loaded machine six sequential round trips can outlast the
     // type's 5 s packing window, and the late ones then rightly form a second pack.
     const responses = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => api('POST', '/jobs', { type: 'notify', params: { to: `user-${i}` } })),
+      Array.from({ length: 6 }, (_, i) =>
+        api('POST', '/jobs', { type: 'notify', params: { to: `user-${i}` } }),
+      ),
     );
     for (const { status } of responses) expect(status).toBe(201);
     const ids = responses.map(({ body }) => body.id as string);

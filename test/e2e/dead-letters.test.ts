@@ -96,7 +96,7 @@ describe('dead letters over HTTP (local service)', () => {
       logLines: ['hello, dl'],
       job: { params: { name: 'dl', exitCode: 3 } },
     });
-    expect(service.metrics.totals()['DeadLetters kind=job']).toBeGreaterThanOrEqual(1);
+    expect(service.metrics.totals()['DeadLetters Kind=job']).toBeGreaterThanOrEqual(1);
 
     const redriven = await api<{ redriven: unknown[] }>('POST', '/dead-letters/redrive', {
       ids: [failed.deadLetterId],

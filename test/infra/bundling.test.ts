@@ -26,7 +26,7 @@ describe('Lambda bundles (esbuild, offline)', () => {
   });
 
   it('emits a minified ESM bundle with a source map and a require shim for each function', () => {
-    expect(assets).toHaveLength(6);
+    expect(assets).toHaveLength(7); // api, intake, dispatcher, tracker, reconciler, dead-letters, monitor
     for (const { id, dir } of assets) {
       const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
       expect(

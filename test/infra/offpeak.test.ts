@@ -109,7 +109,7 @@ describe('queues and dead letters', () => {
 describe('Lambdas', () => {
   it('runs every Offpeak function on nodejs24.x arm64 with JSON logs, tracing and source maps', () => {
     const functions = offpeakFunctions();
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7); // api, intake, dispatcher, tracker, reconciler, dead-letters, monitor
     const logGroups = synth.template.toJSON().Resources;
     for (const [id, fn] of functions) {
       expect(fn.Properties, id).toMatchObject({

@@ -13,9 +13,9 @@ import {
 import { DynamoDeadLetterStore } from '../../src/aws/dynamo-dead-letter-store.js';
 import { DynamoJobStore } from '../../src/aws/dynamo-job-store.js';
 import { DynamoSchedulingStore } from '../../src/aws/dynamo-scheduling-store.js';
+import { DynamoStatsSource } from '../../src/aws/dynamo-stats-source.js';
 import { EventBridgeBus } from '../../src/aws/eventbridge-bus.js';
 import { ObjectStoreRetryMarkers } from '../../src/aws/object-store-retry-markers.js';
-import { PowertoolsMetricsPort } from '../../src/aws/powertools-metrics.js';
 import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
 import { SqsQueue } from '../../src/aws/sqs-queue.js';
 import { buildCatalogData } from '../../src/core/catalog.js';
@@ -143,7 +143,8 @@ describe('createAwsDeps', () => {
     expect(deps.logs).toBeInstanceOf(CloudWatchLogReader);
     expect(deps.retryMarkers).toBeInstanceOf(ObjectStoreRetryMarkers);
     expect(deps.retryMarkers?.location('J', 1)).toBe('s3://offpeak-bucket/outputs/J/_offpeak/retry-after-1');
-    expect(deps.metrics).toBeInstanceOf(PowertoolsMetricsPort);
+    expect(typeof deps.metrics?.record).toBe('function');
+    expect(deps.stats).toBeInstanceOf(DynamoStatsSource);
     expect(Object.keys(deps.sourceQueues ?? {}).sort()).toEqual(['dispatch', 'intake']);
     expect(deps.crashPoints).toBeUndefined();
     clients.destroy();

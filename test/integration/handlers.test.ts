@@ -109,7 +109,7 @@ describe('api handler (API Gateway v2 events)', () => {
     const got = await call(
       httpEvent('GET /jobs/{id}', { path: `/jobs/${body.id}`, pathParameters: { id: String(body.id) } }),
     );
-    expect(got).toEqual({ status: 200, body });
+    expect(got).toEqual({ status: 200, body: { ...body, progress: { fraction: 0, basis: 'state' } } });
   });
 
   it('answers a repeated idempotency key with 200 and the same job', async () => {

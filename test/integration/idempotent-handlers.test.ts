@@ -209,7 +209,7 @@ describe('every state-changing handler, run twice on the same input', () => {
     expect(await deps.deadLetters.getDeadLetter(`job-${bad.id}-1`)).toMatchObject({
       logLines: ['hello, twice', 'exit 3'],
     });
-    expect(metrics.total('DeadLetters', { kind: 'job' })).toBe(1);
+    expect(metrics.total('DeadLetters', { Kind: 'job' })).toBe(1);
   });
 
   it('POST /jobs/{id}/cancel twice: CANCELLED, then the same cancelled job (Batch terminated once)', async () => {

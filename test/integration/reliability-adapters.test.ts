@@ -1,16 +1,8 @@
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import {
-  CloudWatchLogsClient,
-  GetLogEventsCommand,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-cloudwatch-logs';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CloudWatchLogReader } from '../../src/aws/cloudwatch-log-reader.js';
 import { ObjectStoreRetryMarkers } from '../../src/aws/object-store-retry-markers.js';
-import { PowertoolsMetricsPort } from '../../src/aws/powertools-metrics.js';
+import { powertoolsMetrics } from '../../src/aws/powertools-metrics.js';
 import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
 import { SqsQueue } from '../../src/aws/sqs-queue.js';
 import { uniqueName, useEmulators } from '../support/emulators.js';
@@ -57,51 +49,7 @@ describe('SqsQueue message attributes on fauxqs', () => {
   });
 });
 
-describe('CloudWatchLogReader (mocked CloudWatch Logs)', () => {
-  const logs = mockClient(CloudWatchLogsClient);
-  beforeEach(() => logs.reset());
-  const reader = () =>
-    new CloudWatchLogReader({
-      client: new CloudWatchLogsClient({ region: 'eu-west-1' }),
-      logGroups: { hello: '/offpeak/jobs/hello' },
-    });
-
-  it('reads the newest events of the attempt stream in the job type group, oldest first', async () => {
-    logs.on(GetLogEventsCommand).resolves({
-      events: [
-        { timestamp: 1, message: 'starting\n' },
-        { timestamp: 2, message: 'ERROR boom' },
-      ],
-    });
-    expect(await reader().tail({ jobId: 'J', jobType: 'hello', logStream: 'hello/default/abc' }, 50)).toEqual(
-      ['starting', 'ERROR boom'],
-    );
-    expect(logs.commandCalls(GetLogEventsCommand)[0]?.args[0].input).toEqual({
-      logGroupName: '/offpeak/jobs/hello',
-      logStreamName: 'hello/default/abc',
-      startFromHead: false,
-      limit: 50,
-    });
-  });
-
-  it('answers [] for a stream that never got a line, an unknown type or no stream, and throws on other errors', async () => {
-    logs
-      .on(GetLogEventsCommand)
-      .rejectsOnce(
-        new ResourceNotFoundException({ message: 'The specified log stream does not exist.', $metadata: {} }),
-      )
-      .rejectsOnce(new Error('AccessDeniedException'));
-    expect(await reader().tail({ jobId: 'J', jobType: 'hello', logStream: 's' }, 10)).toEqual([]);
-    await expect(reader().tail({ jobId: 'J', jobType: 'hello', logStream: 's' }, 10)).rejects.toThrow(
-      /AccessDenied/,
-    );
-    expect(await reader().tail({ jobId: 'J', jobType: 'other', logStream: 's' }, 10)).toEqual([]);
-    expect(await reader().tail({ jobId: 'J', jobType: 'hello' }, 10)).toEqual([]);
-    expect(logs.commandCalls(GetLogEventsCommand)).toHaveLength(2);
-  });
-});
-
-describe('PowertoolsMetricsPort', () => {
+describe('powertoolsMetrics (the metrics port on Lambda)', () => {
   const written: string[] = [];
   beforeEach(() => {
     written.length = 0;
@@ -112,21 +60,23 @@ describe('PowertoolsMetricsPort', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  it('writes one EMF blob per count with its own dimensions and the service dimension, at once', () => {
-    const port = new PowertoolsMetricsPort(new Metrics({ namespace: 'Offpeak', serviceName: 'offpeak' }));
-    port.count('ReconcilerRepairs', { repair: 'requeued-stuck-submit' });
-    port.count('DeadLetters', { kind: 'job' }, 2);
+  it('writes one EMF blob per data point with its own dimension and the service dimension, at once', () => {
+    const port = powertoolsMetrics({ namespace: 'Offpeak' });
+    port.record([
+      { name: 'ReconcilerRepairs', unit: 'Count', value: 1, dimensions: { Repair: 'requeued-stuck-submit' } },
+      { name: 'DeadLetters', unit: 'Count', value: 2, dimensions: { Kind: 'job' } },
+    ]);
     const blobs = written
       .flatMap((w) => w.split('\n'))
       .filter((line) => line.includes('_aws'))
       .map((l) => JSON.parse(l));
     expect(blobs).toHaveLength(2);
     expect(blobs[0]).toMatchObject({
-      _aws: { CloudWatchMetrics: [{ Namespace: 'Offpeak', Dimensions: [['service', 'repair']] }] },
+      _aws: { CloudWatchMetrics: [{ Namespace: 'Offpeak', Dimensions: [['service', 'Repair']] }] },
       service: 'offpeak',
-      repair: 'requeued-stuck-submit',
+      Repair: 'requeued-stuck-submit',
       ReconcilerRepairs: 1,
     });
-    expect(blobs[1]).toMatchObject({ kind: 'job', DeadLetters: 2 });
+    expect(blobs[1]).toMatchObject({ Kind: 'job', DeadLetters: 2 });
   });
 });

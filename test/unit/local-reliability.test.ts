@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,11 +9,9 @@ import { crashPointNames } from '../../src/core/crash-point.js';
 import { silentLog } from '../../src/core/deps.js';
 import { type Emulators, startEmulators } from '../../src/local/emulators.js';
 import { FaultInjector, parseFaultSpec } from '../../src/local/faults.js';
-import { FileLogReader } from '../../src/local/file-log-reader.js';
 import { FileRetryMarkers } from '../../src/local/file-retry-markers.js';
-import { localLogFile } from '../../src/local/local-executor.js';
-import { LogMetrics } from '../../src/local/log-metrics.js';
 import { parseArgs } from '../../src/local/main.js';
+import { fileMetrics } from '../../src/local/metrics-file.js';
 import { SqsPoller } from '../../src/local/sqs-poller.js';
 import { RecordingExecutor } from './support/fakes.js';
 
@@ -23,32 +21,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-describe('FileLogReader', () => {
-  it('returns the last lines of an attempt log, oldest first, and [] when there is none', async () => {
-    const reader = new FileLogReader(dir);
-    const file = localLogFile(dir, 'JOB1', 'exec-1');
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n')}\n`);
-    expect(await reader.tail({ jobId: 'JOB1', jobType: 'hello', executorJobId: 'exec-1' }, 3)).toEqual([
-      'line 97',
-      'line 98',
-      'line 99',
-    ]);
-    expect(await reader.tail({ jobId: 'JOB1', jobType: 'hello', executorJobId: 'nope' }, 3)).toEqual([]);
-    expect(await reader.tail({ jobId: 'JOB1', jobType: 'hello' }, 3)).toEqual([]);
-  });
-
-  it('reads only the end of a huge log (a partial first line is dropped)', async () => {
-    const reader = new FileLogReader(dir);
-    const file = localLogFile(dir, 'JOB2', 'exec-2');
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${'x'.repeat(600 * 1024)}\nlast line`);
-    expect(await reader.tail({ jobId: 'JOB2', jobType: 'hello', executorJobId: 'exec-2' }, 5)).toEqual([
-      'last line',
-    ]);
-  });
 });
 
 describe('FileRetryMarkers', () => {
@@ -65,26 +37,33 @@ describe('FileRetryMarkers', () => {
   });
 });
 
-describe('LogMetrics', () => {
-  it('logs each count and keeps totals by name and dimensions', () => {
-    const lines: unknown[] = [];
-    const metrics = new LogMetrics({
-      ...silentLog,
-      info: (message, extra) => lines.push({ message, ...extra }),
-    });
-    metrics.count('ReconcilerRepairs', { repair: 'requeued-stuck-submit' });
-    metrics.count('ReconcilerRepairs', { repair: 'requeued-stuck-submit' });
-    metrics.count('DeadLetters', { kind: 'job' }, 3);
+describe('fileMetrics (the local service)', () => {
+  it('appends each data point as an EMF document and keeps totals by name and dimension', async () => {
+    const file = join(dir, 'metrics', 'metrics.jsonl');
+    const metrics = fileMetrics(file);
+    metrics.record([
+      { name: 'ReconcilerRepairs', unit: 'Count', value: 1 },
+      { name: 'ReconcilerRepairs', unit: 'Count', value: 1, dimensions: { Repair: 'requeued-stuck-submit' } },
+    ]);
+    metrics.record([{ name: 'DeadLetters', unit: 'Count', value: 3, dimensions: { Kind: 'job' } }]);
     expect(metrics.totals()).toEqual({
-      'ReconcilerRepairs repair=requeued-stuck-submit': 2,
-      'DeadLetters kind=job': 3,
+      ReconcilerRepairs: 1,
+      'ReconcilerRepairs Repair=requeued-stuck-submit': 1,
+      'DeadLetters Kind=job': 3,
     });
-    expect(lines[0]).toEqual({
-      message: 'Metric',
-      metric: 'ReconcilerRepairs',
-      repair: 'requeued-stuck-submit',
-      value: 1,
+    await metrics.flushed();
+    const documents = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(documents).toHaveLength(3);
+    expect(documents[1]).toMatchObject({
+      _aws: { CloudWatchMetrics: [{ Namespace: 'Offpeak', Dimensions: [['service', 'Repair']] }] },
+      service: 'offpeak',
+      Repair: 'requeued-stuck-submit',
+      ReconcilerRepairs: 1,
     });
+    expect(documents[2]).toMatchObject({ Kind: 'job', DeadLetters: 3 });
   });
 });
 

@@ -204,13 +204,14 @@ describe('job dead letters', () => {
     expect(record?.job?.attempts).toEqual([
       expect.objectContaining({ attempt: 1, exitCode: 3, outcome: 'FAILED' }),
     ]);
-    expect(deps.metrics.total('DeadLetters', { kind: 'job' })).toBe(1);
+    expect(deps.metrics.total('DeadLetters', { Kind: 'job' })).toBe(1);
+    expect(deps.metrics.total('JobsDeadLettered', { JobType: job.type })).toBe(1);
 
     // A redelivered FAILED event (or the reconciler) runs the effects again: still one dead letter.
     await deps.store.updateJob({ ...(await reload(job.id)), effectsPending: true }, failed.version);
     await applyExecutorUpdate(deps, update(failed, 'FAILED', { exitCode: 3 }));
     expect(deps.deadLetters.records.size).toBe(1);
-    expect(deps.metrics.total('DeadLetters', { kind: 'job' })).toBe(1);
+    expect(deps.metrics.total('DeadLetters', { Kind: 'job' })).toBe(1);
   });
 
   it('says why the log lines are missing when the log cannot be read', async () => {
@@ -401,7 +402,7 @@ describe('message dead letters', () => {
       reason: expect.stringMatching(/^InvalidParams: /),
     });
     expect(deps.store.jobs.size).toBe(0);
-    expect(deps.metrics.total('DeadLetters', { kind: 'message' })).toBe(3);
+    expect(deps.metrics.total('DeadLetters', { Kind: 'message' })).toBe(3);
   });
 
   it('retries a transient failure and notes its error; the DLQ ingester records it with that reason', async () => {
@@ -442,7 +443,7 @@ describe('message dead letters', () => {
       type: 'once',
       message: { receiveCount: 6, redriveTo: 'intake' },
     });
-    expect(deps.metrics.total('DeadLetters', { kind: 'message' })).toBe(1);
+    expect(deps.metrics.total('DeadLetters', { Kind: 'message' })).toBe(1);
   });
 
   it('redrives a dead intake message to its queue so that it makes exactly one job, however often', async () => {
@@ -599,7 +600,8 @@ describe('reconciler repairs', () => {
         detail: expect.stringMatching(/no job of that name/),
       }),
     ]);
-    expect(deps.metrics.total('ReconcilerRepairs', { repair: 'requeued-stuck-submit' })).toBe(1);
+    expect(deps.metrics.total('ReconcilerRepairs', { Repair: 'requeued-stuck-submit' })).toBe(1);
+    expect(deps.metrics.total('ReconcilerRepairs')).toBe(1); // the service-wide count the alarm watches
   });
 
   it('releases a retry whose release message was lost, once its grace is over (not while the message may come)', async () => {
@@ -636,7 +638,7 @@ describe('reconciler repairs', () => {
         detail: expect.stringMatching(/^attempt 1: .*alerted/),
       }),
     ]);
-    expect(deps.metrics.total('ReconcilerRepairs', { repair: 'runnable-timeout' })).toBe(1);
+    expect(deps.metrics.total('ReconcilerRepairs', { Repair: 'runnable-timeout' })).toBe(1);
     expect(deps.executor.terminated).toEqual([]);
   });
 

@@ -29,14 +29,26 @@ import {
 } from '../errors.js';
 import type { Job } from '../job.js';
 import { jobIdFromExecutorName } from '../job-name.js';
+import { type MetricDatum, MetricDimension, MetricName } from '../observability/metrics.js';
 import { markRedriven } from './mark-redriven.js';
 import { retryJob } from './retry.js';
 
 /** Message attribute carrying the id of the first message a redriven message descends from. */
 export const REDRIVE_OF_ATTRIBUTE = 'offpeak-redrive-of';
 
-/** The metric counted for every new dead letter (dimension `kind`: job | message); the alarms watch it. */
-export const DEAD_LETTER_METRIC = 'DeadLetters';
+/** The metrics of a new dead letter: `DeadLetters` by kind (the alarms watch it), and per job type for a job. */
+function deadLetterMetrics(kind: 'job' | 'message', jobType?: string): MetricDatum[] {
+  const count = (name: MetricName, dimensions: Record<string, string>): MetricDatum => ({
+    name,
+    unit: 'Count',
+    value: 1,
+    dimensions,
+  });
+  return [
+    count(MetricName.DeadLetters, { [MetricDimension.Kind]: kind }),
+    ...(jobType ? [count(MetricName.JobsDeadLettered, { [MetricDimension.JobType]: jobType })] : []),
+  ];
+}
 
 const LOG_READ_TIMEOUT_MS = 5_000;
 
@@ -61,19 +73,20 @@ export async function recordJobDeadLetter(deps: OffpeakDeps, job: Job): Promise<
     logError = 'the attempt never started, so it has no log';
   } else {
     try {
-      const lines = await withTimeout(
-        deps.logs.tail(
-          {
-            jobId: job.id,
-            jobType: job.type,
-            ...(attempt.executorJobId ? { executorJobId: attempt.executorJobId } : {}),
-            ...(attempt.logStream ? { logStream: attempt.logStream } : {}),
-          },
-          DEAD_LETTER_LOG_LINES,
-        ),
+      const page = await withTimeout(
+        deps.logs.read({
+          jobId: job.id,
+          jobType: job.type,
+          executorJobId: attempt.executorJobId ?? '',
+          ...(attempt.logStream ? { logStream: attempt.logStream } : {}),
+          limit: DEAD_LETTER_LOG_LINES,
+          tail: true,
+        }),
         LOG_READ_TIMEOUT_MS,
       );
-      logLines = lines.slice(-DEAD_LETTER_LOG_LINES).map((line) => cut(line, DEAD_LETTER_LOG_LINE_MAX));
+      logLines = page.lines
+        .slice(-DEAD_LETTER_LOG_LINES)
+        .map((line) => cut(line.message, DEAD_LETTER_LOG_LINE_MAX));
     } catch (error) {
       logError = `the log could not be read: ${serializeError(error).message}`;
       deps.log.warn('Dead letter without log lines', { jobId: job.id, error: serializeError(error) });
@@ -115,7 +128,7 @@ export async function recordJobDeadLetter(deps: OffpeakDeps, job: Job): Promise<
     version: 0,
   };
   if (await deps.deadLetters.putDeadLetter(record)) {
-    deps.metrics?.count(DEAD_LETTER_METRIC, { kind: 'job' });
+    deps.metrics?.record(deadLetterMetrics('job', job.type));
     deps.log.warn('Job dead-lettered', { jobId: job.id, deadLetterId: id, reason: record.reason });
     return record;
   }
@@ -197,7 +210,7 @@ export async function recordMessageDeadLetter(
   };
   const created = await deps.deadLetters.putDeadLetter(record);
   if (created) {
-    deps.metrics?.count(DEAD_LETTER_METRIC, { kind: 'message' });
+    deps.metrics?.record(deadLetterMetrics('message'));
     deps.log.warn('Message dead-lettered', {
       deadLetterId: id,
       source: message.source,

@@ -1,9 +1,10 @@
 import type { OffpeakDeps } from '../deps.js';
 import { serializeError } from '../errors.js';
 import { MAX_REPAIRS, patchJob } from '../job.js';
+import { MetricDimension, MetricName } from '../observability/metrics.js';
 import { updateJobWith } from './update-job.js';
 
-/** What the reconciler repairs (the `repair` dimension of the `ReconcilerRepairs` metric). */
+/** What the reconciler repairs (the `Repair` dimension of the `ReconcilerRepairs` metric). */
 export const RepairKind = {
   /** A SUBMITTING job's executor job was found by name and recorded (the dispatcher died after submitting). */
   AdoptedExecutorJob: 'adopted-executor-job',
@@ -26,11 +27,8 @@ export const RepairKind = {
 } as const;
 export type RepairKind = (typeof RepairKind)[keyof typeof RepairKind];
 
-/** The metric counted for every repair, with dimension `repair`. */
-export const RECONCILER_REPAIRS_METRIC = 'ReconcilerRepairs';
-
 /**
- * Records one repair: as the `ReconcilerRepairs` metric (dimension `repair`), a warning log line, and, for a job,
+ * Records one repair: as the `ReconcilerRepairs` metric (service-wide, and by `Repair`), a warning log line, and, for a job,
  * an entry on its `repairs` (kept to the last {@link MAX_REPAIRS}). The note on the job is best effort: the repair
  * itself is done, and a lost note must not undo or repeat it.
  */
@@ -39,7 +37,15 @@ export async function recordRepair(
   repair: RepairKind,
   target: { readonly jobId?: string; readonly detail?: string },
 ): Promise<void> {
-  deps.metrics?.count(RECONCILER_REPAIRS_METRIC, { repair });
+  deps.metrics?.record([
+    { name: MetricName.ReconcilerRepairs, unit: 'Count', value: 1 },
+    {
+      name: MetricName.ReconcilerRepairs,
+      unit: 'Count',
+      value: 1,
+      dimensions: { [MetricDimension.Repair]: repair },
+    },
+  ]);
   deps.log.warn('Reconciler repair', {
     repair,
     ...(target.jobId ? { jobId: target.jobId } : {}),

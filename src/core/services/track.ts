@@ -79,7 +79,9 @@ export async function applyExecutorUpdate(
     jobId,
     from,
     to: after.state,
+    attempt: after.attempt,
     executorJobId: update.executorJobId,
+    ...(update.arrayIndex !== undefined ? { chunk: update.arrayIndex } : {}),
     executorStatus: update.status,
     ...(update.exitCode !== undefined ? { exitCode: update.exitCode } : {}),
   });

@@ -3,6 +3,7 @@ import { Catalog } from '../../../src/core/catalog.js';
 import type { Clock } from '../../../src/core/clock.js';
 import type { CrashPoint, CrashPoints } from '../../../src/core/crash-point.js';
 import { defaultSettings, type OffpeakDeps, silentLog } from '../../../src/core/deps.js';
+import type { MetricDatum, Metrics } from '../../../src/core/observability/metrics.js';
 import type { RetryMarker } from '../../../src/core/retry-marker.js';
 import type { EventBus, OffpeakEvent } from '../../../src/ports/event-bus.js';
 import type {
@@ -11,8 +12,7 @@ import type {
   Executor,
   ExecutorJob,
 } from '../../../src/ports/executor.js';
-import type { LogReader, LogRef } from '../../../src/ports/log-reader.js';
-import type { Metrics } from '../../../src/ports/metrics.js';
+import type { LogPage, LogQuery, LogReader } from '../../../src/ports/log-reader.js';
 import type { Queue, SendOptions } from '../../../src/ports/queue.js';
 import type { RetryMarkers } from '../../../src/ports/retry-markers.js';
 import { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
@@ -88,26 +88,34 @@ export class RecordingQueue implements Queue {
 
 /** Counts what was emitted, by name and dimensions. */
 export class RecordingMetrics implements Metrics {
-  readonly counts: { name: string; dimensions: Record<string, string>; value: number }[] = [];
-  count(name: string, dimensions: Readonly<Record<string, string>> = {}, value = 1): void {
-    this.counts.push({ name, dimensions: { ...dimensions }, value });
+  readonly data: MetricDatum[] = [];
+  record(data: readonly MetricDatum[]): void {
+    this.data.push(...data);
   }
+  /** The sum of the data points with exactly these dimensions (`{}`: the service-wide ones). */
   total(name: string, dimensions: Record<string, string> = {}): number {
-    return this.counts
-      .filter((c) => c.name === name && Object.entries(dimensions).every(([k, v]) => c.dimensions[k] === v))
-      .reduce((sum, c) => sum + c.value, 0);
+    const key = (d: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(d).sort());
+    return this.data
+      .filter((d) => d.name === name && key(d.dimensions ?? {}) === key(dimensions))
+      .reduce((sum, d) => sum + d.value, 0);
   }
 }
 
 /** Log lines per executor job id; tests write them. */
 export class FakeLogs implements LogReader {
   readonly lines = new Map<string, string[]>();
-  readonly reads: LogRef[] = [];
+  readonly reads: LogQuery[] = [];
   failWith?: Error;
-  async tail(ref: LogRef, limit: number): Promise<string[]> {
-    this.reads.push(ref);
+  async read(query: LogQuery): Promise<LogPage> {
+    this.reads.push(query);
     if (this.failWith) throw this.failWith;
-    return (this.lines.get(ref.executorJobId ?? '') ?? []).slice(-limit);
+    const lines = this.lines.get(query.executorJobId);
+    if (!lines) return { lines: [], found: false };
+    const page = query.tail ? lines.slice(-query.limit) : lines.slice(0, query.limit);
+    return { lines: page.map((message) => ({ message })), found: true };
+  }
+  async location(): Promise<string | undefined> {
+    return undefined;
   }
 }
 

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/**
+ * What one attempt used, as reported by the worker runtime (heartbeats) or measured by the local executor.
+ * Totals so far while the attempt runs, final values once it stopped.
+ */
+export const ResourceUsageSchema = z
+  .object({
+    /** CPU time (user + system) of the attempt's processes, in seconds. */
+    cpuSeconds: z.number().min(0),
+    /** Largest resident memory seen, in MiB. */
+    peakMemoryMiB: z.number().min(0),
+    /** Mean GPU utilisation in percent, where a GPU is present. */
+    gpuUtilisationPercent: z.number().min(0).max(100).optional(),
+    /** Largest GPU memory in use, in MiB, where a GPU is present. */
+    gpuMemoryMiB: z.number().min(0).optional(),
+    /** When the values were measured. */
+    sampledAt: z.string(),
+  })
+  .strict();
+export type ResourceUsage = z.infer<typeof ResourceUsageSchema>;
+
+/**
+ * Merges a newer report into what an attempt already has: totals never go backwards (a late, older heartbeat
+ * cannot lower them) and peaks keep the largest value seen.
+ */
+export function mergeUsage(current: ResourceUsage | undefined, next: ResourceUsage): ResourceUsage {
+  if (!current) return next;
+  const newer = Date.parse(next.sampledAt) >= Date.parse(current.sampledAt);
+  const gpuUtilisation = newer
+    ? (next.gpuUtilisationPercent ?? current.gpuUtilisationPercent)
+    : (current.gpuUtilisationPercent ?? next.gpuUtilisationPercent);
+  const gpuMemory = maxDefined(current.gpuMemoryMiB, next.gpuMemoryMiB);
+  return {
+    cpuSeconds: Math.max(current.cpuSeconds, next.cpuSeconds),
+    peakMemoryMiB: Math.max(current.peakMemoryMiB, next.peakMemoryMiB),
+    ...(gpuUtilisation !== undefined ? { gpuUtilisationPercent: gpuUtilisation } : {}),
+    ...(gpuMemory !== undefined ? { gpuMemoryMiB: gpuMemory } : {}),
+    sampledAt: newer ? next.sampledAt : current.sampledAt,
+  };
+}
+
+function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.max(a, b);
+}
