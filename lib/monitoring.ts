@@ -117,6 +117,7 @@ export class OffpeakMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       alarm.addAlarmAction(alarmAction);
+      alarm.addOkAction(alarmAction);
       return alarm;
     };
     this.jobDeadLetterAlarm = deadLetterAlarm('job', 'a job failed its last attempt and was dead-lettered');

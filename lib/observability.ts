@@ -50,6 +50,8 @@ export interface OffpeakObservabilityProps {
   readonly deadLetterQueue: sqs.IQueue;
   /** Dead-letter queues, shown on the dashboard. */
   readonly deadLetterQueues: readonly { readonly name: string; readonly queue: sqs.IQueue }[];
+  /** Alarms made elsewhere (dead-letter queues, dead letters) to show on the dashboard with these. @default none */
+  readonly otherAlarms?: readonly cloudwatch.IAlarm[];
   readonly options?: OffpeakMonitoringOptions;
 }
 
@@ -304,7 +306,7 @@ export class OffpeakObservability extends Construct {
     dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: 'Alarms',
-        alarms: Object.values(this.alarms),
+        alarms: [...(props.otherAlarms ?? []), ...Object.values(this.alarms)],
         width: 24,
         height: 4,
       }),
@@ -345,16 +347,20 @@ export class OffpeakObservability extends Construct {
           fn.function.metricThrottles({ label: role, period: Duration.minutes(5) }),
         ),
       ),
-      graph(
-        'Dead letters',
-        props.deadLetterQueues.map(({ name, queue }) =>
+      graph('Dead letters', [
+        ...(['job', 'message'] as const).map((kind) =>
+          metric(MetricName.DeadLetters, { [MetricDimension.Kind]: kind }, 'Sum', Duration.minutes(5)).with({
+            label: `new ${kind} dead letters`,
+          }),
+        ),
+        ...props.deadLetterQueues.map(({ name, queue }) =>
           queue.metricApproximateNumberOfMessagesVisible({
-            label: name,
+            label: `${name} DLQ`,
             period: Duration.minutes(1),
             statistic: 'Maximum',
           }),
         ),
-      ),
+      ]),
     );
     dashboard.addWidgets(
       new cloudwatch.LogQueryWidget({

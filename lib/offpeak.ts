@@ -281,6 +281,11 @@ export class Offpeak extends Construct {
       eventBus: this.eventBus,
       deadLetterQueue: this.events.targetDeadLetterQueue,
       deadLetterQueues: this.deadLetterQueues,
+      otherAlarms: [
+        ...Object.values(this.monitoring.deadLetterAlarms),
+        this.monitoring.jobDeadLetterAlarm,
+        this.monitoring.messageDeadLetterAlarm,
+      ],
       options: props.monitoring,
     });
     if (props.webDashboard) {

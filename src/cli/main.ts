@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { DeadLetter, DeadLetterSummary } from '../core/dead-letter.js';
 import type { Job } from '../core/job.js';
 import { isTerminal, jobStates } from '../core/job-state.js';
 import type { JobView } from '../core/observability/job-view.js';
+import type { RedriveResult } from '../core/services/dead-letters.js';
 import type { Stats } from '../core/services/stats.js';
 import type { LogLine } from '../ports/log-reader.js';
 import { ApiClient } from './client.js';
@@ -281,14 +283,21 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   program
     .command('retry')
-    .description('Retry a failed job (chunked jobs re-run only their failed chunks)')
+    .description(
+      'Retry a FAILED or CANCELLED job as a new attempt series (chunked jobs re-run only failed chunks)',
+    )
     .argument('<id>', 'job id')
+    .option('-r, --reason <text>', 'why, kept on the job with the retry')
     .option('-w, --wait', 'wait until the retry finishes; exit 1 unless it SUCCEEDED')
-    .action(async (id: string, opts: { wait?: boolean }) => {
+    .action(async (id: string, opts: { reason?: string; wait?: boolean }) => {
       const { g, p, client } = await resolved(ctx);
-      const job = await client.post<Job>(`/jobs/${encodeURIComponent(id)}/retry`, {}, { feature: 'retry' });
+      const job = await client.post<Job>(
+        `/jobs/${encodeURIComponent(id)}/retry`,
+        opts.reason ? { reason: opts.reason } : {},
+        { feature: 'retry' },
+      );
       if (!opts.wait) {
-        print(g, job, () => `${job.id}  ${stateText(job.state, p)}  attempt ${job.attempt + 1}`);
+        print(g, job, () => `${job.id}  ${stateText(job.state, p)}  attempts from ${job.attempt + 1}`);
         return;
       }
       finishWatch(
@@ -302,75 +311,158 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   const dlq = program
     .command('dlq')
-    .description('Dead letters: jobs that failed their last attempt, and failed messages');
+    .description('Dead letters: jobs that failed their last attempt, and messages no consumer could handle');
   dlq
     .command('list')
     .description('List dead letters, newest first')
+    .option('-k, --kind <kind>', 'job or message', oneOf(['job', 'message']))
     .option('-t, --type <type>', 'only this job type')
+    .option('--redriven', 'those already sent back (kept for a while as a trace) instead of the open ones')
+    .option('--since <time>', 'dead at or after (ISO time)', isoTime)
+    .option('--until <time>', 'dead before (ISO time)', isoTime)
     .option('-n, --limit <n>', 'per page (1..100)', intIn(1, 100), 25)
     .option('--cursor <cursor>', 'continue a previous listing')
-    .action(async (opts: { type?: string; limit: number; cursor?: string }) => {
+    .action(
+      async (opts: {
+        kind?: string;
+        type?: string;
+        redriven?: boolean;
+        since?: string;
+        until?: string;
+        limit: number;
+        cursor?: string;
+      }) => {
+        const { g, client } = await resolved(ctx);
+        const page = await client.get<Page<DeadLetterSummary>>('/dead-letters', {
+          query: {
+            status: opts.redriven ? 'redriven' : undefined,
+            kind: opts.kind,
+            type: opts.type,
+            from: opts.since,
+            to: opts.until,
+            limit: opts.limit,
+            cursor: opts.cursor,
+          },
+          feature: 'dead-letters',
+        });
+        print(g, page, () =>
+          page.items.length === 0
+            ? 'No dead letters.'
+            : table(
+                ['ID', 'KIND', 'TYPE', 'JOB / MESSAGE', 'DEAD AT', 'REASON'],
+                page.items.map((d) => [
+                  d.id,
+                  d.kind,
+                  d.type ?? '',
+                  d.jobId ?? `${d.source ?? ''} ${d.messageId ?? ''}`.trim(),
+                  timestamp(d.createdAt),
+                  d.reason.slice(0, 60),
+                ]),
+              ) + (page.cursor ? `\nMore: offpeak dlq list --cursor ${page.cursor}` : ''),
+        );
+      },
+    );
+  dlq
+    .command('show')
+    .description('One dead letter: why, the job or message as it died, the last log lines')
+    .argument('<id>', 'dead-letter id')
+    .action(async (id: string) => {
       const { g, client } = await resolved(ctx);
-      const page = await client.get<Page<Record<string, unknown>>>('/dead-letters', {
-        query: { type: opts.type, limit: opts.limit, cursor: opts.cursor },
+      const record = await client.get<DeadLetter>(`/dead-letters/${encodeURIComponent(id)}`, {
         feature: 'dead-letters',
       });
-      print(g, page, () =>
-        page.items.length === 0
-          ? 'No dead letters.'
-          : table(
-              ['ID', 'JOB', 'TYPE', 'FAILED', 'REASON'],
-              page.items.map((d) => [
-                str(d.id ?? d.jobId),
-                str(d.jobId ?? (d.job as { id?: string } | undefined)?.id),
-                str(d.type ?? d.jobType ?? (d.job as { type?: string } | undefined)?.type),
-                timestamp(str(d.deadLetteredAt ?? d.failedAt ?? d.createdAt)),
-                str(
-                  d.reason ?? (d.error as { message?: string } | undefined)?.message ?? d.statusReason,
-                ).slice(0, 60),
-              ]),
-            ) + (page.cursor ? `\nMore: offpeak dlq list --cursor ${page.cursor}` : ''),
+      print(g, record, () =>
+        [
+          `${record.id}  ${record.kind}  ${record.status}  ${timestamp(record.createdAt)}`,
+          `  reason ${record.reason}`,
+          ...(record.jobId ? [`  job    ${record.jobId} (${record.type ?? ''})`] : []),
+          ...(record.message
+            ? [
+                `  message ${record.message.messageId} from ${record.message.source}`,
+                `  body   ${record.message.body}`,
+              ]
+            : []),
+          ...(record.logLines?.length ? ['', ...record.logLines.map((line) => `  │ ${line}`)] : []),
+          ...(record.logError ? [`  (no log lines: ${record.logError})`] : []),
+        ].join('\n'),
       );
     });
   dlq
     .command('redrive')
-    .description('Send dead letters back to run again (by ids, job type, time range, or --all)')
+    .description(
+      'Send dead letters back (jobs retry as a new attempt series; messages go back to their queue)',
+    )
     .argument('[ids...]', 'dead-letter ids')
-    .option('-t, --type <type>', 'every dead letter of this job type')
-    .option('--since <time>', 'dead-lettered at or after (ISO time)', isoTime)
-    .option('--until <time>', 'dead-lettered before (ISO time)', isoTime)
-    .option('--all', 'every dead letter')
-    .action(async (ids: string[], opts: { type?: string; since?: string; until?: string; all?: boolean }) => {
-      const { g, client } = await resolved(ctx);
-      if (ids.length === 0 && !opts.type && !opts.since && !opts.until && !opts.all) {
-        throw new CliError(ExitCode.Usage, 'Say what to redrive: ids, --type, --since/--until, or --all');
-      }
-      const body = {
-        ...(ids.length > 0 ? { ids } : {}),
-        ...(opts.type ? { type: opts.type } : {}),
-        ...(opts.since ? { from: opts.since } : {}),
-        ...(opts.until ? { to: opts.until } : {}),
-        ...(opts.all ? { all: true } : {}),
-      };
-      const result = await client.post<Record<string, unknown>>('/dead-letters/redrive', body, {
-        feature: 'dead-letters',
-      });
-      print(g, result, () => {
-        const count =
-          result.redriven ?? result.count ?? (Array.isArray(result.items) ? result.items.length : undefined);
-        return `Redriven: ${count ?? 'done'}`;
-      });
-    });
+    .option('-k, --kind <kind>', 'only jobs or only messages', oneOf(['job', 'message']))
+    .option('-t, --type <type>', 'every open dead letter of this job type')
+    .option('--since <time>', 'dead at or after (ISO time)', isoTime)
+    .option('--until <time>', 'dead before (ISO time)', isoTime)
+    .option('--all', 'every open dead letter')
+    .action(
+      async (
+        ids: string[],
+        opts: { kind?: string; type?: string; since?: string; until?: string; all?: boolean },
+      ) => {
+        const { g, client } = await resolved(ctx);
+        const filtered = Boolean(opts.kind || opts.type || opts.since || opts.until || opts.all);
+        if (ids.length === 0 && !filtered) {
+          throw new CliError(
+            ExitCode.Usage,
+            'Say what to redrive: ids, --kind, --type, --since/--until, or --all',
+          );
+        }
+        if (ids.length > 0 && filtered) {
+          throw new CliError(
+            ExitCode.Usage,
+            'Give either ids or a filter (--kind, --type, --since/--until, --all)',
+          );
+        }
+        const body = {
+          ...(ids.length > 0 ? { ids } : {}),
+          ...(opts.kind ? { kind: opts.kind } : {}),
+          ...(opts.type ? { type: opts.type } : {}),
+          ...(opts.since ? { from: opts.since } : {}),
+          ...(opts.until ? { to: opts.until } : {}),
+          ...(opts.all && !opts.kind && !opts.type && !opts.since && !opts.until ? { all: true } : {}),
+        };
+        // A filter redrives at most `limit` per call and says whether more match: keep going until none do.
+        const total = {
+          redriven: [] as RedriveResult['redriven'][number][],
+          skipped: [] as RedriveResult['skipped'][number][],
+          failed: [] as RedriveResult['failed'][number][],
+          more: false,
+        };
+        for (let call = 0; call < MAX_REDRIVE_CALLS; call++) {
+          const result = await client.post<RedriveResult>('/dead-letters/redrive', body, {
+            feature: 'dead-letters',
+          });
+          total.redriven.push(...result.redriven);
+          total.skipped.push(...result.skipped);
+          total.failed.push(...result.failed);
+          total.more = result.more;
+          if (!result.more || result.redriven.length === 0) break;
+        }
+        print(g, total, () =>
+          [
+            `Redriven: ${total.redriven.length}${total.skipped.length ? `, skipped: ${total.skipped.length}` : ''}${total.failed.length ? `, failed: ${total.failed.length}` : ''}`,
+            ...total.redriven.map(
+              (r) => `  ${r.id}${r.jobId ? ` → job ${r.jobId}` : ''}${r.queue ? ` → ${r.queue}` : ''}`,
+            ),
+            ...[...total.skipped, ...total.failed].map((r) => `  ${r.id}: ${r.message}`),
+            ...(total.more ? ['More match: run the command again.'] : []),
+          ].join('\n'),
+        );
+        if (total.failed.length > 0) setExit(ExitCode.ServerError);
+      },
+    );
   dlq
     .command('delete')
     .description('Delete a dead letter (it will not be redriven)')
     .argument('<id>', 'dead-letter id')
     .action(async (id: string) => {
       const { g, client } = await resolved(ctx);
-      const result = await client.delete<unknown>(`/dead-letters/${encodeURIComponent(id)}`, {
-        feature: 'dead-letters',
-      });
-      print(g, result ?? { deleted: id }, () => `Deleted ${id}`);
+      await client.delete<unknown>(`/dead-letters/${encodeURIComponent(id)}`, { feature: 'dead-letters' });
+      print(g, { deleted: id }, () => `Deleted ${id}`);
     });
 
   const schedules = program.command('schedules').description('Cron, rate and one-time schedules');
@@ -733,6 +825,16 @@ function collectParam(value: string, previous: Record<string, unknown>): Record<
     // not JSON: a string
   }
   return { ...previous, [key]: parsed };
+}
+
+/** Calls one `dlq redrive` makes at most (100 dead letters each by default). */
+const MAX_REDRIVE_CALLS = 100;
+
+function oneOf(values: readonly string[]) {
+  return (value: string): string => {
+    if (!values.includes(value)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
+    return value;
+  };
 }
 
 function intIn(min: number, max: number) {

@@ -50,6 +50,16 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
+async function waitForState(id: string, state: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await (await fetch(`${service.url}/jobs/${id}`)).json()) as Job;
+    if (job.state === state) return;
+    if (Date.now() > deadline) throw new Error(`job ${id} is ${job.state}, not ${state}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe('offpeak CLI against the local service', () => {
   it('submit --wait: exit 0 and a summary for a job that succeeds', async () => {
     const run = await runOffpeak([...api, 'submit', 'hello', '-p', 'name=cli', '--wait']);
@@ -145,17 +155,55 @@ describe('offpeak CLI against the local service', () => {
     expect(stats.finished.FAILED).toBeGreaterThanOrEqual(1);
   });
 
-  it('dlq and retry say clearly when this deployment lacks their routes (exit 6)', async () => {
-    const [redrive, retry] = await Promise.all([
-      runOffpeak([...api, 'dlq', 'redrive', '--all']),
-      runOffpeak([...api, 'retry', '01JAAAAAAAAAAAAAAAAAAAAAAA']),
+  it('dlq list, show and redrive a failed job; retry --reason; wrong ids exit 3', async () => {
+    const failed = await runOffpeak([
+      ...api,
+      '--json',
+      'submit',
+      'hello',
+      '-p',
+      'name=dlq',
+      '-p',
+      'exitCode=3',
+      '--wait',
     ]);
-    expect(redrive.code).toBe(6);
-    expect(redrive.stderr).toContain(
-      'This deployment has no dead-letters route yet (POST /dead-letters/redrive',
-    );
-    expect(retry.code).toBe(6);
-    expect(retry.stderr).toContain('no retry route yet');
+    expect(failed.code).toBe(1);
+    const jobId = (JSON.parse(failed.stdout) as { jobs: { id: string }[] }).jobs[0]!.id;
+
+    const listed = await runOffpeak([...api, '--json', 'dlq', 'list', '--kind', 'job', '--type', 'hello']);
+    expect(listed.code).toBe(0);
+    const letters = (JSON.parse(listed.stdout) as { items: { id: string; jobId?: string; reason: string }[] })
+      .items;
+    const letter = letters.find((d) => d.jobId === jobId);
+    expect(letter?.reason).toMatch(/no attempts left/);
+    const table = await runOffpeak([...api, 'dlq', 'list', '--type', 'hello']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+KIND\s+TYPE\s+JOB \/ MESSAGE\s+DEAD AT\s+REASON/);
+    expect(table.stdout).toContain(jobId);
+
+    const shown = await runOffpeak([...api, 'dlq', 'show', letter!.id]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`job    ${jobId} (hello)`);
+    expect(shown.stdout).toMatch(/│ /); // the last log lines of the failed attempt
+
+    const redrive = await runOffpeak([...api, 'dlq', 'redrive', letter!.id]);
+    expect(redrive.code).toBe(0);
+    expect(redrive.stdout).toContain(`Redriven: 1\n  ${letter!.id} → job ${jobId}`);
+    const again = await runOffpeak([...api, 'dlq', 'redrive', letter!.id]);
+    expect(again.code).toBe(7); // already redriven: a conflict
+    const usage = await runOffpeak([...api, 'dlq', 'redrive', letter!.id, '--all']);
+    expect(usage.code).toBe(2);
+
+    // The redriven job runs again (and fails again: exit code 3); a retry with a reason starts another series.
+    const rerun = await runOffpeak([...api, '--json', 'status', jobId]);
+    expect((JSON.parse(rerun.stdout) as Job).retries?.length).toBeGreaterThanOrEqual(1);
+    await waitForState(jobId, 'FAILED');
+    const retried = await runOffpeak([...api, '--json', 'retry', jobId, '--reason', 'fixed the input']);
+    expect(retried.code).toBe(0);
+    const job = JSON.parse(retried.stdout) as Job;
+    expect(job.retries?.at(-1)).toMatchObject({ cause: 'retry', from: 'FAILED' });
+    expect(job.history.at(-1)).toMatchObject({ state: 'QUEUED', reason: 'fixed the input' });
+    const missing = await runOffpeak([...api, 'retry', '01JAAAAAAAAAAAAAAAAAAAAAAA']);
+    expect(missing.code).toBe(3);
   });
 
   it('schedules: create, list with the next run, pause, resume, delete', async () => {
@@ -313,6 +361,12 @@ describe('offpeak CLI against a deployed (SigV4) API', () => {
           },
         );
         const ok = auth.length > 0 && expected.headers.authorization === auth;
+        if (ok && requestUrl.pathname.startsWith('/dead-letters')) {
+          // An older deployment: API Gateway answers a route it does not have like this.
+          res.writeHead(404, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ message: 'Not Found' }));
+          return;
+        }
         res.writeHead(ok ? 200 : 403, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify(
@@ -349,6 +403,17 @@ describe('offpeak CLI against a deployed (SigV4) API', () => {
       'refused the request (HTTP 403: The request signature we calculated does not match',
     );
     expect(run.stderr).toContain('need execute-api:Invoke');
+  });
+
+  it('says clearly when an older deployment lacks a route (exit 6)', async () => {
+    const run = await runOffpeak(['--api', url, '--sigv4', '--region', 'eu-west-1', 'dlq', 'list'], {
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    });
+    expect(run.code).toBe(6);
+    expect(run.stderr).toContain(
+      'This deployment has no dead-letters route yet (GET /dead-letters answered 404',
+    );
   });
 
   it('explains missing credentials (exit 4)', async () => {

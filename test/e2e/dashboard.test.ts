@@ -161,19 +161,45 @@ describe('web dashboard in Chromium', () => {
     await shot('failed-job');
   });
 
-  it('dead letters: redrive, or says clearly that this deployment has no dead-letters route', async () => {
+  it('shows a chunked job with one cell per chunk, coloured by its state', async () => {
+    const rows = Array.from({ length: 200 }, (_, i) => `t${i},BANK${i % 3},${i + 1}`);
+    await service.deps.objects!.put(
+      'inputs/settlement/dashboard.csv',
+      `txn_id,merchant_bank,amount_cents\n${rows.join('\n')}\n`,
+      'text/csv',
+    );
+    const submitted = await api('POST', '/jobs', {
+      type: 'settlement-map',
+      input: service.deps.objects!.uri('inputs/settlement/dashboard.csv'),
+      chunking: { chunkSizeBytes: 1024 },
+    });
+    const map = await finished(submitted.id);
+    expect(map.state).toBe('SUCCEEDED');
+    const total = map.chunks!.total;
+    expect(total).toBeGreaterThan(2);
+    await page.goto(`${service.url}/#/jobs/${map.id}`);
+    const cells = page.locator('[data-testid=chunk-grid] i');
+    await expect.poll(() => cells.count()).toBe(total);
+    expect(
+      new Set(await cells.evaluateAll((els) => els.map((e) => e.getAttribute('data-chunk-state')))),
+    ).toEqual(new Set(['succeeded']));
+    expect(await cells.first().getAttribute('title')).toBe('chunk 0: succeeded');
+    await shot('chunked-job');
+  });
+
+  it('dead letters: lists the failed job with why it failed, and redrives it', async () => {
     await page.goto(`${service.url}/#/dead-letters`);
-    const missing = page.getByTestId('route-missing');
     const table = page.getByTestId('dead-letters-table');
-    await Promise.race([missing.waitFor(), table.waitFor()]);
-    if (await missing.isVisible()) {
-      expect(await missing.textContent()).toContain('This deployment has no dead-letters route yet');
-    } else {
-      await page.getByRole('checkbox').first().check();
-      await page.getByTestId('redrive-selected').click();
-      await page.getByTestId('redrive-result').waitFor();
-    }
+    const row = table.locator('tr', { hasText: failedJob.id });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/job.*hello.*no attempts left/s);
     await shot('dead-letters');
+    await row.getByRole('checkbox').check();
+    await page.getByTestId('redrive-selected').click();
+    await expect.poll(() => page.getByTestId('redrive-result').textContent()).toBe('Redriven: 1');
+    // The job runs again as a new attempt series (same job, history kept).
+    const job = (await (await fetch(`${service.url}/jobs/${failedJob.id}`)).json()) as Job;
+    expect(job.retries?.at(-1)).toMatchObject({ cause: 'redrive', from: 'FAILED' });
   });
 
   it('queues: pauses and resumes a queue, and changes its limit at run time', async () => {

@@ -135,6 +135,8 @@ describe('dashboard, monitor, logs and notifications', () => {
       MetricName.OldestQueuedAge,
       MetricName.Stragglers,
       MetricName.ChunksCompleted,
+      MetricName.DeadLetters,
+      MetricName.ReconcilerRepairs,
       'Errors',
       'Throttles',
       'ApproximateNumberOfMessagesVisible',
@@ -143,6 +145,9 @@ describe('dashboard, monitor, logs and notifications', () => {
     }
     expect(body).toContain('\\"Offpeak\\"');
     expect(body).toContain('Straggler');
+    // Every alarm of the stack is on the dashboard's alarm widget, the dead-letter ones included.
+    const alarmIds = resourcesOf(synth.template, 'AWS::CloudWatch::Alarm').map(([id]) => id);
+    for (const id of alarmIds) expect(body, id).toContain(id);
   });
 
   it('runs the monitor every minute and lets the API read job logs', () => {
@@ -154,11 +159,15 @@ describe('dashboard, monitor, logs and notifications', () => {
       ([, f]) => f.Properties.Description === 'Offpeak HTTP API',
     )![1];
     expect(Object.keys(api.Properties.Environment.Variables)).toContain('OFFPEAK_JOB_LOG_GROUPS');
+    // Its own role's policies: GetLogEvents on the job log groups, DescribeJobs to find a chunk's log stream.
+    const role = api.Properties.Role['Fn::GetAtt'][0] as string;
     const policies = JSON.stringify(
-      resourcesOf(synth.template, 'AWS::IAM::Policy').map(([, p]) => p.Properties.PolicyDocument),
+      resourcesOf(synth.template, 'AWS::IAM::Policy')
+        .filter(([, p]) => (p.Properties.Roles ?? []).some((r: { Ref?: string }) => r.Ref === role))
+        .map(([, p]) => p.Properties.PolicyDocument),
     );
     expect(policies).toContain('logs:GetLogEvents');
-    expect(policies).toContain(':log-stream:*');
+    expect(policies).toContain('batch:DescribeJobs');
   });
 
   it('routes job outcomes of types with notifications to the notifier, allowed to publish and read exactly its secrets', () => {

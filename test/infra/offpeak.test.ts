@@ -87,6 +87,7 @@ describe('queues and dead letters', () => {
         ComparisonOperator: 'GreaterThanThreshold',
       });
       expect(alarm![1].Properties.AlarmActions.map(refTarget)).toContain(topicId);
+      expect(alarm![1].Properties.OKActions.map(refTarget)).toContain(topicId);
     }
   });
 
@@ -545,7 +546,7 @@ describe('reliability (issue 6)', () => {
         ([, a]) =>
           a.Properties.MetricName === 'DeadLetters' &&
           (a.Properties.Dimensions ?? []).some(
-            (d: { Name: string; Value: string }) => d.Name === 'kind' && d.Value === kind,
+            (d: { Name: string; Value: string }) => d.Name === 'Kind' && d.Value === kind,
           ),
       );
       expect(alarm, kind).toBeDefined();
@@ -559,6 +560,7 @@ describe('reliability (issue 6)', () => {
         Dimensions: expect.arrayContaining([{ Name: 'service', Value: 'offpeak' }]),
       });
       expect(alarm![1].Properties.AlarmActions.map(refTarget)).toContain(topicId);
+      expect(alarm![1].Properties.OKActions.map(refTarget)).toContain(topicId);
     }
   });
 

@@ -129,17 +129,20 @@ describe('transitionMetrics', () => {
     ],
     ['a success', 'RUNNING', job({ state: 'SUCCEEDED', attempts: ran }), ['JobsSucceeded=1', 'RunTime=30']],
     [
-      'a final failure',
+      'a final failure (its dead letter counts JobsDeadLettered)',
       'RUNNING',
       job({ state: 'FAILED', attempts: ran }),
-      ['JobsFailed=1', 'JobsDeadLettered=1', 'RunTime=30'],
+      ['JobsFailed=1', 'RunTime=30'],
     ],
     ['a retry', 'RUNNING', job({ state: 'RETRY_WAIT', attempts: ran }), ['JobsRetried=1', 'RunTime=30']],
     ['a cancel', 'QUEUED', job({ state: 'CANCELLED' }), ['JobsCancelled=1']],
     [
       'a chunked success',
       'RUNNING',
-      { ...job({ state: 'SUCCEEDED' }), chunks: { succeeded: 9, failed: 1 } } as Job,
+      {
+        ...job({ state: 'SUCCEEDED' }),
+        chunks: { total: 10, pending: 0, running: 0, succeeded: 9, failed: 1, states: 'SSSSSSSSSF' },
+      },
       ['JobsSucceeded=1', 'ChunksCompleted=10'],
     ],
     ['no state change', 'RUNNING', job({ state: 'RUNNING' }), []],

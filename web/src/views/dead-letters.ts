@@ -1,26 +1,41 @@
+import type { DeadLetterSummary } from '../../../src/core/dead-letter.js';
+import type { RedriveResult } from '../../../src/core/services/dead-letters.js';
 import { errorBox, table, type View, when } from '../common.js';
 import { h, mount } from '../dom.js';
 
-type DeadLetter = Record<string, unknown> & { id?: string; jobId?: string };
+/** Filter calls one "Redrive all" makes at most (each redrives up to 100). */
+const MAX_REDRIVE_CALLS = 20;
 
-const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
-
-/** Dead letters (jobs that failed their last attempt, failed messages) with redrive of the selected or all. */
+/**
+ * Dead letters (jobs that failed their last attempt, messages no consumer could handle), newest first, with
+ * redrive of the selected ones or of every open one.
+ */
 export const deadLettersView: View = (ctx) => {
   const message = h('div', {});
   const body = h('div', {});
   const selected = new Set<string>();
   mount(ctx.root, h('h1', {}, 'Dead letters'), message, body);
 
-  const redrive = async (request: Record<string, unknown>) => {
+  const redrive = async (request: { ids: string[] } | { all: true }) => {
+    const done = { redriven: 0, skipped: [] as string[], failed: [] as string[], more: false };
     try {
-      const result = await ctx.api.post<Record<string, unknown>>('/dead-letters/redrive', request);
+      for (let call = 0; call < MAX_REDRIVE_CALLS; call++) {
+        const result = await ctx.api.post<RedriveResult>('/dead-letters/redrive', request);
+        done.redriven += result.redriven.length;
+        done.skipped.push(...result.skipped.map((s) => `${s.id}: ${s.message}`));
+        done.failed.push(...result.failed.map((f) => `${f.id}: ${f.message}`));
+        done.more = result.more;
+        if ('ids' in request || !result.more || result.redriven.length === 0) break;
+      }
       mount(
         message,
         h(
           'div',
-          { class: 'note', 'data-testid': 'redrive-result' },
-          `Redriven: ${text(result.redriven ?? result.count ?? 'done')}`,
+          { class: done.failed.length > 0 ? 'error' : 'note', 'data-testid': 'redrive-result' },
+          `Redriven: ${done.redriven}` +
+            (done.skipped.length > 0 ? `; skipped ${done.skipped.join('; ')}` : '') +
+            (done.failed.length > 0 ? `; failed ${done.failed.join('; ')} (try again)` : '') +
+            (done.more ? '; more remain' : ''),
         ),
       );
       selected.clear();
@@ -30,14 +45,13 @@ export const deadLettersView: View = (ctx) => {
   };
 
   ctx.poll(5_000, async () => {
-    let items: DeadLetter[];
+    let items: DeadLetterSummary[];
     try {
-      items = (await ctx.api.get<{ items: DeadLetter[] }>('/dead-letters', { limit: 100 })).items;
+      items = (await ctx.api.get<{ items: DeadLetterSummary[] }>('/dead-letters', { limit: 100 })).items;
     } catch (error) {
       mount(body, errorBox(error, 'dead-letters'));
       return;
     }
-    const idOf = (d: DeadLetter) => text(d.id ?? d.jobId);
     mount(
       body,
       h(
@@ -48,35 +62,37 @@ export const deadLettersView: View = (ctx) => {
           {
             class: 'primary',
             'data-testid': 'redrive-selected',
-            onclick: () => redrive({ ids: [...selected] }),
+            onclick: () => (selected.size > 0 ? redrive({ ids: [...selected] }) : undefined),
           },
           'Redrive selected',
         ),
         h('button', { 'data-testid': 'redrive-all', onclick: () => redrive({ all: true }) }, 'Redrive all'),
       ),
       items.length === 0
-        ? h('p', { class: 'muted' }, 'No dead letters.')
+        ? h('p', { class: 'muted', 'data-testid': 'no-dead-letters' }, 'No dead letters.')
         : table(
-            ['', 'Dead letter', 'Job', 'Type', 'When', 'Reason'],
-            items.map((d) => {
-              const id = idOf(d);
-              const job = d.job as { id?: string; type?: string } | undefined;
-              const jobId = text(d.jobId ?? job?.id);
-              return [
-                h('input', {
-                  type: 'checkbox',
-                  'aria-label': `Select ${id}`,
-                  checked: selected.has(id),
-                  onchange: (e) =>
-                    (e.target as HTMLInputElement).checked ? selected.add(id) : selected.delete(id),
-                }),
-                h('span', { class: 'mono' }, id),
-                jobId ? h('a', { href: `#/jobs/${jobId}`, class: 'mono' }, jobId) : '-',
-                text(d.type ?? d.jobType ?? job?.type),
-                when(text(d.deadLetteredAt ?? d.failedAt ?? d.createdAt) || undefined),
-                text(d.reason ?? (d.error as { message?: string } | undefined)?.message ?? d.statusReason),
-              ];
-            }),
+            ['', 'Dead letter', 'Kind', 'Job / message', 'Type', 'When', 'Reason'],
+            items.map((d) => [
+              h('input', {
+                type: 'checkbox',
+                'aria-label': `Select ${d.id}`,
+                checked: selected.has(d.id),
+                onchange: (e) =>
+                  (e.target as HTMLInputElement).checked ? selected.add(d.id) : selected.delete(d.id),
+              }),
+              h('span', { class: 'mono' }, d.id),
+              d.kind,
+              d.jobId
+                ? h('a', { href: `#/jobs/${d.jobId}`, class: 'mono' }, d.jobId)
+                : h(
+                    'span',
+                    { class: 'mono', title: d.bodyPreview ?? '' },
+                    `${d.source ?? ''} ${d.messageId ?? ''}`,
+                  ),
+              d.type ?? '',
+              when(d.createdAt),
+              d.reason,
+            ]),
             { 'data-testid': 'dead-letters-table' },
           ),
     );

@@ -131,7 +131,7 @@ export const jobView: View = (ctx) => {
               'Cancel',
             )
           : null,
-        j.state === 'FAILED'
+        j.state === 'FAILED' || j.state === 'CANCELLED'
           ? h(
               'button',
               {
@@ -253,26 +253,37 @@ function kv(label: string, value: string | HTMLElement) {
   return [h('dt', {}, label), h('dd', {}, value)];
 }
 
-/** One cell per chunk (big jobs are scaled to at most 2,000 cells), coloured by outcome. */
+/** What a chunk state character means (`Job.chunks.states`: one character per chunk). */
+const CHUNK_STATES: Readonly<Record<string, { cls: string; label: string; rank: number }>> = {
+  S: { cls: 'ok', label: 'succeeded', rank: 0 },
+  '.': { cls: '', label: 'pending', rank: 1 },
+  R: { cls: 'running', label: 'running', rank: 2 },
+  F: { cls: 'failed', label: 'failed', rank: 3 },
+};
+
+/**
+ * One cell per chunk, coloured by its own state (`chunks.states`). Jobs with more than 2,000 chunks get one cell
+ * per group of chunks, showing the group's most urgent state (failed, then running, then pending).
+ */
 function chunkGrid(job: JobView): HTMLElement | null {
-  const chunks = job.progress.chunks;
-  if (!chunks || chunks.total <= 0) return null;
-  const cells = Math.min(2_000, chunks.total);
-  const scale = chunks.total / cells;
+  const states = job.chunks?.states;
+  if (!states || states.length === 0) return null;
+  const cells = Math.min(2_000, states.length);
+  const per = Math.ceil(states.length / cells);
+  const groups = Math.ceil(states.length / per);
   return h(
     'div',
-    { class: 'chunks', 'data-testid': 'chunk-grid', title: `${chunks.total} chunks` },
-    Array.from({ length: cells }, (_, i) => {
-      const at = (i + 0.5) * scale;
-      const cls =
-        at <= chunks.succeeded
-          ? 'ok'
-          : at <= chunks.succeeded + chunks.failed
-            ? 'failed'
-            : at <= chunks.done + chunks.running
-              ? 'running'
-              : '';
-      return h('i', { class: cls });
+    { class: 'chunks', 'data-testid': 'chunk-grid', title: `${states.length} chunks` },
+    Array.from({ length: groups }, (_, g) => {
+      const group = states.slice(g * per, (g + 1) * per);
+      let worst = CHUNK_STATES[group[0] ?? '.'] ?? CHUNK_STATES['.']!;
+      for (const c of group) {
+        const state = CHUNK_STATES[c];
+        if (state && state.rank > worst.rank) worst = state;
+      }
+      const first = g * per;
+      const name = per === 1 ? `chunk ${first}` : `chunks ${first}–${first + group.length - 1}`;
+      return h('i', { class: worst.cls, title: `${name}: ${worst.label}`, 'data-chunk-state': worst.label });
     }),
   );
 }
