@@ -51,8 +51,11 @@ export class LocalUsageMonitor implements ProcessListener {
   readonly #log: Log;
   readonly #attempts = new Map<string, AttemptUsage>();
   readonly #byPid = new Map<number, AttemptUsage>();
+  /** Reports not settled yet, of running and of ended attempts (close waits for all of them). */
+  readonly #pending = new Set<Promise<unknown>>();
   #timer: NodeJS.Timeout | undefined;
   #sampling: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: LocalUsageMonitorOptions) {
     this.#report = options.report;
@@ -110,12 +113,16 @@ export class LocalUsageMonitor implements ProcessListener {
     return this.#sampling;
   }
 
-  /** Stops sampling and waits for reports already sent. */
+  /**
+   * Stops sampling and waits for every report already sent, including the final ones of attempts whose processes
+   * just ended (the store may be closed right after this). Nothing is reported after it.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#sampling;
-    await Promise.allSettled([...this.#attempts.values()].map((u) => u.reports));
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
   async #sample(): Promise<void> {
@@ -137,12 +144,14 @@ export class LocalUsageMonitor implements ProcessListener {
 
   async #deliver(jobId: string, heartbeat: Heartbeat): Promise<void> {
     for (let attempt = 0; attempt < RECORD_TRIES; attempt++) {
+      if (attempt > 0 && this.#closed) return; // shutting down: no retries (the final report was tried once)
       if (await this.#report(jobId, heartbeat)) return;
       await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
     }
   }
 
   #send(usage: AttemptUsage): void {
+    if (this.#closed) return;
     usage.lastReportAt = this.#clock.now().getTime();
     let cpu = usage.endedCpuSeconds;
     for (const seconds of usage.processes.values()) cpu += seconds;
@@ -156,10 +165,13 @@ export class LocalUsageMonitor implements ProcessListener {
       },
     };
     // One report at a time per attempt, in order: the last one written is the latest.
-    usage.reports = usage.reports
+    const report = usage.reports
       .then(() => this.#deliver(usage.jobId, heartbeat))
       .catch((error: unknown) =>
         this.#log.warn('Could not record job resource usage', { jobId: usage.jobId, error: String(error) }),
       );
+    usage.reports = report;
+    this.#pending.add(report);
+    void report.finally(() => this.#pending.delete(report));
   }
 }
