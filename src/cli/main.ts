@@ -8,6 +8,7 @@ import type { JobView } from '../core/observability/job-view.js';
 import type { RedriveResult } from '../core/services/dead-letters.js';
 import type { Stats } from '../core/services/stats.js';
 import type { LogLine } from '../ports/log-reader.js';
+import { intIn, isoTime, oneOf } from './arg-parsers.js';
 import { ApiClient } from './client.js';
 import { resolveConfig } from './config.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -829,29 +830,6 @@ function collectParam(value: string, previous: Record<string, unknown>): Record<
 
 /** Calls one `dlq redrive` makes at most (100 dead letters each by default). */
 const MAX_REDRIVE_CALLS = 100;
-
-function oneOf(values: readonly string[]) {
-  return (value: string): string => {
-    if (!values.includes(value)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
-    return value;
-  };
-}
-
-function intIn(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
-}
-
-function isoTime(value: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time))
-    throw new InvalidArgumentError(`expected an ISO time like 2026-01-31T00:00:00Z, got "${value}"`);
-  return new Date(time).toISOString();
-}
 
 async function readJsonObject(file: string, io: CliIo): Promise<Record<string, unknown>> {
   let text: string;

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { catalogData as defaultCatalogData } from '../../config/offpeak.config.js';
+import { intIn } from '../cli/arg-parsers.js';
 import type { CatalogData } from '../core/catalog.js';
 import type { Job } from '../core/job.js';
 import { isTerminal } from '../core/job-state.js';
@@ -266,15 +267,6 @@ function triggerLines(service: LocalService): string[] {
     );
   }
   return lines.length > 0 ? ['Triggers (docs/triggers.md):', ...lines, ''] : [];
-}
-
-function intIn(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
 }
 
 const invokedDirectly =

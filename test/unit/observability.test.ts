@@ -16,6 +16,7 @@ import { collectStats, statsMetrics } from '../../src/core/services/stats.js';
 import { submitJob } from '../../src/core/services/submit.js';
 import { applyExecutorUpdate } from '../../src/core/services/track.js';
 import { psTimeSeconds } from '../../src/local/process-usage.js';
+import { makeJob } from '../support/jobs.js';
 import { testDeps } from './support/fakes.js';
 
 const NOW = new Date('2026-11-23T10:00:00.000Z');
@@ -89,27 +90,22 @@ describe('jobProgress', () => {
   });
 });
 
+/** A RUNNING job at NOW (one attempt allowed), with `overrides`. */
 function job(overrides: Partial<Job>): Job {
-  return {
-    id: '01JAAAAAAAAAAAAAAAAAAAAAAA',
-    type: 'hello',
-    queue: 'normal',
-    priority: 500,
-    params: {},
-    trigger: { kind: 'api' },
-    dependsOn: [],
-    state: 'RUNNING',
-    attempt: 1,
-    maxAttempts: 1,
-    attempts: [],
-    history: [],
-    holdsSlot: false,
-    createdAt: at(-200),
-    updatedAt: at(0),
-    stateChangedAt: at(0),
-    version: 1,
-    ...overrides,
-  };
+  return makeJob(
+    {
+      id: '01JAAAAAAAAAAAAAAAAAAAAAAA',
+      state: 'RUNNING',
+      attempt: 1,
+      maxAttempts: 1,
+      history: [],
+      createdAt: at(-200),
+      stateChangedAt: at(0),
+      version: 1,
+      ...overrides,
+    },
+    NOW,
+  );
 }
 
 describe('transitionMetrics', () => {
