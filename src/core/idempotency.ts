@@ -45,22 +45,11 @@ export function idempotencyRetentionHours(
 }
 
 /**
- * Derived keys for the entry points that have no client-chosen key (triggers): each names what makes two
- * deliveries "the same submission", so a redelivered schedule tick, S3 event, webhook or queue message makes one job.
+ * Derived keys of queue messages. The other triggers derive theirs where they are parsed (triggers/schedule.ts: the
+ * schedule and the time it was due; triggers/trigger-messages.ts: the trigger, bucket, key and version of an upload,
+ * the event id of an event trigger; hooks: the provider's delivery id).
  */
 export const DerivedKeys = {
-  /** A schedule firing: the schedule and the time it was due (not when it ran). */
-  schedule: (scheduleId: string, scheduledTime: Date | string) =>
-    derivedIdempotencyKey(
-      'schedule',
-      scheduleId,
-      typeof scheduledTime === 'string' ? scheduledTime : scheduledTime.toISOString(),
-    ),
-  /** An uploaded object: bucket, key and ETag (a new version of the object is a new submission). */
-  s3Object: (bucket: string, key: string, etag: string) =>
-    derivedIdempotencyKey('s3', bucket, key, etag.replaceAll('"', '')),
-  /** A webhook delivery: the source and its delivery id (e.g. GitHub's X-GitHub-Delivery). */
-  webhook: (source: string, deliveryId: string) => derivedIdempotencyKey('webhook', source, deliveryId),
   /**
    * A queue message: its id, or the id of the message it was redriven from (attribute `offpeak-redrive-of`), so a
    * redrive of a dead message never makes a second job.
