@@ -68,19 +68,36 @@ export function progressLine(progress: JobProgress | undefined): string {
   return parts.join('  ');
 }
 
-/** A chunk grid line: one glyph per chunk state, compressed to `width` cells for big jobs. */
-export function chunkGrid(chunks: JobProgress['chunks'], width = 40): string | undefined {
-  if (!chunks || chunks.total <= 0) return undefined;
-  const cells = Math.min(width, chunks.total);
-  const scale = chunks.total / cells;
-  const glyph = (i: number) => {
-    const at = (i + 0.5) * scale;
-    if (at <= chunks.succeeded) return '█';
-    if (at <= chunks.succeeded + chunks.failed) return '✗';
-    if (at <= chunks.succeeded + chunks.failed + chunks.running) return '▒';
-    return '·';
-  };
-  return `${Array.from({ length: cells }, (_, i) => glyph(i)).join('')}  ${chunks.succeeded} ok, ${chunks.failed} failed, ${chunks.running} running, ${chunks.total - chunks.done - chunks.running} waiting`;
+/** Glyph and urgency of each chunk state character (`Job.chunks.states`). */
+const CHUNK_GLYPHS: Readonly<Record<string, { glyph: string; rank: number }>> = {
+  S: { glyph: '█', rank: 0 },
+  '.': { glyph: '·', rank: 1 },
+  R: { glyph: '▒', rank: 2 },
+  F: { glyph: '✗', rank: 3 },
+};
+
+/**
+ * A chunk grid line from the job's per-chunk states (one character per chunk: `.` pending, `R` running, `S`
+ * succeeded, `F` failed): one glyph per chunk, or per group of chunks for big jobs (the group's most urgent state),
+ * then the counts.
+ */
+export function chunkGrid(chunks: { readonly states: string } | undefined, width = 40): string | undefined {
+  const states = chunks?.states;
+  if (!chunks || !states) return undefined;
+  const per = Math.ceil(states.length / Math.min(width, states.length));
+  const cells: string[] = [];
+  for (let start = 0; start < states.length; start += per) {
+    let worst = CHUNK_GLYPHS['.']!;
+    let first = true;
+    for (const c of states.slice(start, start + per)) {
+      const state = CHUNK_GLYPHS[c] ?? CHUNK_GLYPHS['.']!;
+      if (first || state.rank > worst.rank) worst = state;
+      first = false;
+    }
+    cells.push(worst.glyph);
+  }
+  const count = (c: string) => states.split(c).length - 1;
+  return `${cells.join('')}  ${count('S')} ok, ${count('F')} failed, ${count('R')} running, ${count('.')} waiting`;
 }
 
 /** A state word coloured by what it means. */

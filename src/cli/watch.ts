@@ -47,7 +47,7 @@ export async function watchJobs(
           latest.set(id, job);
           const line = `${job.id}  ${job.type}  ${stateText(job.state, options.paint)}  ${progressLine(job.progress)}${job.straggler ? options.paint.yellow('  straggler') : ''}`;
           task.title = line;
-          const grid = chunkGrid(job.progress?.chunks);
+          const grid = chunkGrid(job.chunks);
           const summary = `${job.state} ${progressLine(job.progress)}${grid ? `  ${grid}` : ''}`;
           if (options.tty) {
             if (grid) task.output = grid;
