@@ -183,18 +183,19 @@ export class ServiceProcess {
     child.once('exit', () => log.end());
     this.#url = await new Promise<string>((resolveUrl, reject) => {
       let out = '';
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        reject(new Error(`service child exited before it was ready (${code ?? signal}): ${stderr}`));
       const onData = (d: Buffer) => {
         out += d.toString();
         const match = /READY (\S+)/.exec(out);
         if (match?.[1]) {
           child.stdout?.off('data', onData);
+          child.off('exit', onExit);
           resolveUrl(match[1]);
         }
       };
       child.stdout?.on('data', onData);
-      child.once('exit', (code, signal) =>
-        reject(new Error(`service child exited before it was ready (${code ?? signal}): ${stderr}`)),
-      );
+      child.once('exit', onExit);
     });
     child.once('exit', (_code, signal) => {
       if (signal === 'SIGKILL' && !this.#killing) this.crashes++;
@@ -231,11 +232,16 @@ export class ServiceProcess {
     const child = this.#child;
     if (!child || !this.running) return true;
     return new Promise<boolean>((r) => {
-      const timer = setTimeout(() => r(false), ms);
-      child.once('exit', () => {
+      const onExit = () => {
         clearTimeout(timer);
         r(true);
-      });
+      };
+      // Called again and again while a run waits for crashes: never leave a listener behind.
+      const timer = setTimeout(() => {
+        child.off('exit', onExit);
+        r(false);
+      }, ms);
+      child.once('exit', onExit);
     });
   }
 }
