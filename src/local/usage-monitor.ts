@@ -40,8 +40,8 @@ interface AttemptUsage {
  * Measures what local job processes use, as Batch's worker runtime reports it on AWS: CPU seconds and peak
  * resident memory of each job's process group (the job and everything it started), sampled every `sampleMs`
  * from /proc (or ps), and written to the job's attempt as a heartbeat every `reportMs` and when the attempt
- * ends. An array job's children add up into their parent's attempt (CPU summed, memory as the largest sum of
- * children running at once). A job shorter than one sample interval reports what the samples saw (possibly 0).
+ * ends. Array children are left to the worker runtime they run (see `started`). A job shorter than one sample
+ * interval reports what the samples saw (possibly 0).
  */
 export class LocalUsageMonitor implements ProcessListener {
   readonly #report: LocalUsageMonitorOptions['report'];
@@ -66,7 +66,10 @@ export class LocalUsageMonitor implements ProcessListener {
   }
 
   started(info: JobProcessInfo): void {
-    const executorJobId = info.parentExecutorJobId ?? info.executorJobId;
+    // An array child (a chunk, or a pack of small jobs) runs the worker runtime, which records its own use in the
+    // chunk's checkpoint; the tracker adds finished chunks to the attempt, as on AWS.
+    if (info.parentExecutorJobId !== undefined) return;
+    const executorJobId = info.executorJobId;
     const key = `${info.jobId}#${info.attempt}#${executorJobId}`;
     let usage = this.#attempts.get(key);
     if (!usage) {

@@ -82,6 +82,10 @@ describe('chunked fan-out on the local service', () => {
       chunks: { total: 4, succeeded: 4, failed: 0, states: 'SSSS' },
     });
     expect(map.executorJobIds).toHaveLength(1);
+    // Usage the four chunk workers recorded in their checkpoints, added up on the attempt by the tracker.
+    const usage = map.attempts.find((a) => a.attempt === map.attempt)?.usage;
+    expect(usage?.cpuSeconds).toBeGreaterThan(0);
+    expect(usage?.peakMemoryMiB).toBeGreaterThan(10); // at least one Node worker's resident memory
 
     const reduce = await until(map.reduceJobId!, ['SUCCEEDED', 'FAILED', 'SKIPPED']);
     expect(reduce.state).toBe('SUCCEEDED');

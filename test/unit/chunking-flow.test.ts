@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildCatalogData, Catalog } from '../../src/core/catalog.js';
-import { chunkPartKey, resultManifestKey } from '../../src/core/chunk-plan.js';
+import { ChunkCheckpointSchema } from '../../src/core/chunk-checkpoint.js';
+import { chunkCheckpointKey, chunkPartKey, resultManifestKey } from '../../src/core/chunk-plan.js';
 import type { Job } from '../../src/core/job.js';
 import { defineJobType } from '../../src/core/job-type.js';
 import { SubmitRequestSchema } from '../../src/core/requests.js';
@@ -193,6 +194,16 @@ describe('chunked jobs, end to end on the worker and the tracker', () => {
         const done = await reload(job.id);
         expect(done.state).toBe('SUCCEEDED');
         expect(done.chunks).toMatchObject({ total: 3, succeeded: 3, failed: 0, running: 0, pending: 0 });
+        // The attempt's usage is what the three workers recorded, each chunk counted once despite the duplicates.
+        const recorded = [0, 1, 2].map((i) =>
+          ChunkCheckpointSchema.parse(JSON.parse(objects.text(chunkCheckpointKey(job.id, i))!)),
+        );
+        const usage = done.attempts.find((a) => a.attempt === done.attempt)?.usage;
+        const cpu = recorded.reduce((sum, c) => sum + c.cpuSeconds, 0);
+        expect(usage?.cpuSeconds).toBeCloseTo(Math.round(cpu * 100) / 100, 5);
+        expect(cpu).toBeGreaterThan(0);
+        const peak = Math.max(...recorded.map((c) => c.peakRssBytes)) / 1_048_576;
+        expect(usage?.peakMemoryMiB).toBe(Math.round(peak * 10) / 10);
       }),
       { numRuns: 8 },
     );

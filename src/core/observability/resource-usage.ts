@@ -45,3 +45,29 @@ function maxDefined(a: number | undefined, b: number | undefined): number | unde
   if (b === undefined) return a;
   return Math.max(a, b);
 }
+
+/** What one finished chunk's worker recorded in its checkpoint. */
+export interface ChunkUsage {
+  readonly cpuSeconds: number;
+  readonly peakRssBytes: number;
+}
+
+/**
+ * Adds finished chunks to an array attempt's usage: CPU seconds add up over the chunks, peak memory is the largest
+ * one container reached (chunks run in separate containers). The caller adds each chunk once (when its state first
+ * becomes terminal), so duplicated events never count it twice.
+ */
+export function addChunkUsage(
+  current: ResourceUsage | undefined,
+  chunks: readonly ChunkUsage[],
+  at: Date,
+): ResourceUsage {
+  const cpu = chunks.reduce((sum, c) => sum + c.cpuSeconds, current?.cpuSeconds ?? 0);
+  const peakMiB = chunks.reduce((peak, c) => Math.max(peak, c.peakRssBytes / 1_048_576), 0);
+  return {
+    ...current,
+    cpuSeconds: Math.round(cpu * 100) / 100,
+    peakMemoryMiB: Math.max(current?.peakMemoryMiB ?? 0, Math.round(peakMiB * 10) / 10),
+    sampledAt: at.toISOString(),
+  };
+}

@@ -14,6 +14,7 @@ import {
 } from '../job.js';
 import { jobIdFromExecutorName } from '../job-name.js';
 import { isTerminal, JobState } from '../job-state.js';
+import { addChunkUsage, type ChunkUsage } from '../observability/resource-usage.js';
 import { decideRetry } from '../retry-policy.js';
 import { completionPatch, runCompletionEffects } from './effects.js';
 import { applyPackChildUpdates, applyPackParentUpdate } from './packing.js';
@@ -102,6 +103,7 @@ async function applyChunkUpdates(
   stored: Job,
   updates: readonly ExecutorJob[],
 ): Promise<void> {
+  const usages = await finishedChunkUsages(deps, stored, updates);
   const outcome = await updateJobWith(
     deps,
     stored.id,
@@ -112,6 +114,7 @@ async function applyChunkUpdates(
       const failures = new Map((job.failedChunks ?? []).map((f) => [f.index, f]));
       let changed = false;
       let started: ExecutorJob | undefined;
+      const finished: ChunkUsage[] = [];
       for (const update of updates) {
         const position = positionOf(job, update);
         const index = position === undefined ? undefined : indexes[position];
@@ -123,21 +126,33 @@ async function applyChunkUpdates(
         states[index] = next;
         changed = true;
         if (next === 'R') started ??= update;
+        // Counted in the write that makes the chunk terminal: once, whatever events repeat.
+        const usage = next !== 'R' ? usages.get(index) : undefined;
+        if (usage) finished.push(usage);
         if (next === 'F' && failures.size < MAX_FAILED_CHUNKS_ON_JOB) {
           failures.set(index, { index, error: childError(update) });
         }
       }
       if (!changed) return undefined;
       const now = deps.clock.now();
+      const attemptUsage =
+        finished.length > 0
+          ? {
+              usage: addChunkUsage(job.attempts.find((a) => a.attempt === job.attempt)?.usage, finished, now),
+            }
+          : {};
       const patch = {
         chunks: progressOf(states.join('')),
         failedChunks: [...failures.values()].sort((a, b) => a.index - b.index),
+        ...(finished.length > 0
+          ? { attempts: withAttempt(job, { attempt: job.attempt, ...attemptUsage }) }
+          : {}),
       };
       if (job.state === JobState.Submitted && (started || patch.chunks.succeeded + patch.chunks.failed > 0)) {
         const at = (started ?? updates[0])?.startedAt ?? now;
         return transitionJob(job, JobState.Running, now, {
           ...patch,
-          attempts: withAttempt(job, { attempt: job.attempt, startedAt: at.toISOString() }),
+          attempts: withAttempt(job, { attempt: job.attempt, startedAt: at.toISOString(), ...attemptUsage }),
         });
       }
       return patchJob(job, now, patch);
@@ -150,6 +165,55 @@ async function applyChunkUpdates(
       chunks: { ...outcome.after.chunks, states: undefined },
     });
   }
+}
+
+/** Checkpoints read at once while rolling up finished chunks' usage. */
+const USAGE_READ_CONCURRENCY = 16;
+
+/**
+ * The resource use the worker recorded in the checkpoint of each chunk these updates finish (not already finished
+ * on the stored job): one GET per chunk, once per chunk over the run. Best effort: a checkpoint that cannot be
+ * read leaves that chunk out of the attempt's usage rather than holding back its state.
+ */
+async function finishedChunkUsages(
+  deps: OffpeakDeps,
+  stored: Job,
+  updates: readonly ExecutorJob[],
+): Promise<Map<number, ChunkUsage>> {
+  const usages = new Map<number, ChunkUsage>();
+  if (!deps.objects || !stored.run || !stored.chunks) return usages;
+  const objects = deps.objects;
+  const indexes = runChunkIndexes(stored);
+  const wanted = new Set<number>();
+  for (const update of updates) {
+    const next = chunkStateOf(update.status);
+    if (next !== 'S' && next !== 'F') continue;
+    const position = positionOf(stored, update);
+    const index = position === undefined ? undefined : indexes[position];
+    if (index === undefined) continue;
+    const current = stored.chunks.states[index] ?? '.';
+    if (current !== 'S' && current !== 'F') wanted.add(index);
+  }
+  const queue = [...wanted];
+  const read = async () => {
+    for (let index = queue.pop(); index !== undefined; index = queue.pop()) {
+      try {
+        const text = await objects.getText(chunkCheckpointKey(stored.id, index));
+        if (text === undefined) continue;
+        const checkpoint = ChunkCheckpointSchema.safeParse(JSON.parse(text));
+        if (checkpoint.success) {
+          usages.set(index, {
+            cpuSeconds: checkpoint.data.cpuSeconds,
+            peakRssBytes: checkpoint.data.peakRssBytes,
+          });
+        }
+      } catch (error) {
+        deps.log.debug('Chunk usage unreadable', { jobId: stored.id, chunk: index, error: String(error) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(USAGE_READ_CONCURRENCY, queue.length) }, read));
+  return usages;
 }
 
 function chunkStateOf(status: ExecutorStatus): 'R' | 'S' | 'F' | undefined {
