@@ -35,6 +35,9 @@ export const ChunkCheckpointSchema = z.object({
     .default({ records: 0, bytes: 0 }),
   cpuSeconds: z.number().min(0).default(0),
   peakRssBytes: z.number().int().min(0).default(0),
+  /** Where a GPU is present: mean utilisation and the largest memory in use (nvidia-smi samples). */
+  gpuUtilisationPercent: z.number().min(0).max(100).optional(),
+  gpuMemoryMiB: z.number().min(0).optional(),
   startedAt: z.string(),
   updatedAt: z.string(),
   error: SerializedErrorSchema.optional(),

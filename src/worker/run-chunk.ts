@@ -19,6 +19,7 @@ import { serializeError } from '../core/errors.js';
 import { readManifest } from '../core/services/plan-execution.js';
 import { WorkerEnv } from '../core/worker-env.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import { GpuSampler } from './gpu.js';
 import { type OwnedRecordsStats, ownedRecords, readStartFor } from './owned-records.js';
 import { UsageSampler } from './usage.js';
 
@@ -107,12 +108,14 @@ export async function runChunk(options: RunChunkOptions): Promise<ChunkOutcome> 
     log.info('Resuming chunk from its checkpoint', { chunk, segment: state.segment, offset: state.offset });
 
   const usage = new UsageSampler();
+  const gpu = new GpuSampler({ env: options.env });
   let childPid: number | undefined;
   let writing: Promise<void> = Promise.resolve();
   const save = () => {
     const u = usage.total(childPid);
     state.cpuSeconds = u.cpuSeconds;
     state.peakRssBytes = u.peakRssBytes;
+    Object.assign(state, gpu.usage());
     state.updatedAt = now();
     const body = JSON.stringify(state);
     writing = writing
@@ -123,7 +126,7 @@ export async function runChunk(options: RunChunkOptions): Promise<ChunkOutcome> 
     return writing;
   };
   await save();
-  const heartbeat = setInterval(() => void save(), manifest.heartbeatSeconds * 1000);
+  const heartbeat = setInterval(() => void gpu.sample().then(save), manifest.heartbeatSeconds * 1000);
   heartbeat.unref();
 
   const context: ChunkContext = {

@@ -50,24 +50,43 @@ function maxDefined(a: number | undefined, b: number | undefined): number | unde
 export interface ChunkUsage {
   readonly cpuSeconds: number;
   readonly peakRssBytes: number;
+  readonly gpuUtilisationPercent?: number;
+  readonly gpuMemoryMiB?: number;
 }
 
 /**
- * Adds finished chunks to an array attempt's usage: CPU seconds add up over the chunks, peak memory is the largest
- * one container reached (chunks run in separate containers). The caller adds each chunk once (when its state first
- * becomes terminal), so duplicated events never count it twice.
+ * Adds finished chunks to an array attempt's usage: CPU seconds add up over the chunks, peak memory (and GPU memory)
+ * is the largest one container reached (chunks run in separate containers), GPU utilisation the mean over the
+ * chunks that report one (`countedBefore`: chunks already in `current`, for the weight). The caller adds each
+ * chunk once (when its state first becomes terminal), so duplicated events never count it twice.
  */
 export function addChunkUsage(
   current: ResourceUsage | undefined,
   chunks: readonly ChunkUsage[],
   at: Date,
+  countedBefore = 0,
 ): ResourceUsage {
   const cpu = chunks.reduce((sum, c) => sum + c.cpuSeconds, current?.cpuSeconds ?? 0);
   const peakMiB = chunks.reduce((peak, c) => Math.max(peak, c.peakRssBytes / 1_048_576), 0);
+  const gpuChunks = chunks.filter((c) => c.gpuUtilisationPercent !== undefined);
+  let gpuUtilisation = current?.gpuUtilisationPercent;
+  if (gpuChunks.length > 0) {
+    const before = gpuUtilisation === undefined ? 0 : countedBefore;
+    const sum = gpuChunks.reduce(
+      (total, c) => total + (c.gpuUtilisationPercent ?? 0),
+      (gpuUtilisation ?? 0) * before,
+    );
+    gpuUtilisation = Math.round((sum / (before + gpuChunks.length)) * 10) / 10;
+  }
+  const gpuMemory = chunks.reduce<number | undefined>(
+    (peak, c) => (c.gpuMemoryMiB === undefined ? peak : Math.max(peak ?? 0, c.gpuMemoryMiB)),
+    current?.gpuMemoryMiB,
+  );
   return {
-    ...current,
     cpuSeconds: Math.round(cpu * 100) / 100,
     peakMemoryMiB: Math.max(current?.peakMemoryMiB ?? 0, Math.round(peakMiB * 10) / 10),
+    ...(gpuUtilisation !== undefined ? { gpuUtilisationPercent: gpuUtilisation } : {}),
+    ...(gpuMemory !== undefined ? { gpuMemoryMiB: gpuMemory } : {}),
     sampledAt: at.toISOString(),
   };
 }

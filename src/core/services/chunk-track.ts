@@ -138,7 +138,12 @@ async function applyChunkUpdates(
       const attemptUsage =
         finished.length > 0
           ? {
-              usage: addChunkUsage(job.attempts.find((a) => a.attempt === job.attempt)?.usage, finished, now),
+              usage: addChunkUsage(
+                job.attempts.find((a) => a.attempt === job.attempt)?.usage,
+                finished,
+                now,
+                job.chunks.succeeded + job.chunks.failed,
+              ),
             }
           : {};
       const patch = {
@@ -202,9 +207,12 @@ async function finishedChunkUsages(
         if (text === undefined) continue;
         const checkpoint = ChunkCheckpointSchema.safeParse(JSON.parse(text));
         if (checkpoint.success) {
+          const { cpuSeconds, peakRssBytes, gpuUtilisationPercent, gpuMemoryMiB } = checkpoint.data;
           usages.set(index, {
-            cpuSeconds: checkpoint.data.cpuSeconds,
-            peakRssBytes: checkpoint.data.peakRssBytes,
+            cpuSeconds,
+            peakRssBytes,
+            ...(gpuUtilisationPercent !== undefined ? { gpuUtilisationPercent } : {}),
+            ...(gpuMemoryMiB !== undefined ? { gpuMemoryMiB } : {}),
           });
         }
       } catch (error) {
