@@ -178,6 +178,17 @@ export const JobTypeSpecSchema = z
         message: 'a chunked job type cannot also be packed',
       });
     }
+    // A pack runs as one array job on its leader's slots: per-type, per-key and resource limits of its members
+    // could not hold, so a packed type may not declare them (its queue's limit still counts each pack once).
+    for (const field of ['concurrency', 'concurrencyKey', 'resources'] as const) {
+      if (spec.packing && spec[field] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `a packed job type cannot declare ${field}: a pack runs as one array job, so limits of its members would not hold (drop packing, or the limit)`,
+        });
+      }
+    }
     if ((spec.reduce || spec.failurePolicy) && !spec.chunking) {
       ctx.addIssue({
         code: 'custom',

@@ -105,6 +105,31 @@ describe('catalog', () => {
     }
   });
 
+  it('refuses per-type, per-key and resource limits on a packed job type (a pack would bypass them)', () => {
+    const packed = (extra: Record<string, unknown>) => () =>
+      buildCatalogData({
+        jobTypes: [
+          defineJobType({
+            name: 'small',
+            image: 'x',
+            command: ['x'],
+            packing: { windowSeconds: 5 },
+            ...extra,
+          }),
+        ],
+      });
+    expect(packed({})).not.toThrow();
+    for (const extra of [
+      { concurrency: 5 },
+      { concurrencyKey: { key: 'params.tenant', limit: 1 } },
+      { resources: { 'warehouse-db': 1 } },
+    ]) {
+      expect(packed(extra)).toThrow(
+        /a packed job type cannot declare (concurrency|concurrencyKey|resources)/,
+      );
+    }
+  });
+
   it('turns zod params into JSON Schema', () => {
     const data = buildCatalogData({
       jobTypes: [
