@@ -23,8 +23,8 @@ import { fixture } from './support/fixtures.js';
 // path parameters, content types, base64) or on a queue (intake messages, dispatch messages, Batch and other
 // EventBridge events, dead-letter queue messages), the answer is never a 5xx or a crash. An HTTP rejection is a
 // 4xx JSON {error, message}; a queue message either does its work or becomes a dead letter carrying its reason
-// (never a silent drop, never a retry loop until maxReceiveCount). Webhook routes come with the triggers issue: the
-// API fuzz covers every route the API has (apiRoutes), so they join in when they exist.
+// (never a silent drop, never a retry loop until maxReceiveCount). The API fuzz covers every route the API has
+// (apiRoutes), the webhook route `POST /hooks/{hookId}` included.
 const context = createLambdaContext({ functionName: 'offpeak-fuzz' });
 const RUNS = Number(process.env.OFFPEAK_FUZZ_RUNS ?? 150);
 
