@@ -135,11 +135,22 @@ describe('transitionMetrics', () => {
     [
       'a chunked success',
       'RUNNING',
-      {
-        ...job({ state: 'SUCCEEDED' }),
+      job({
+        state: 'SUCCEEDED',
         chunks: { total: 10, pending: 0, running: 0, succeeded: 9, failed: 1, states: 'SSSSSSSSSF' },
-      },
+        run: { number: 1, manifestKey: 'manifests/J/run-1.json', arrays: [] },
+      }),
       ['JobsSucceeded=1', 'ChunksCompleted=10'],
+    ],
+    [
+      'a retry run of the two failed chunks (the earlier runs were counted when they ended)',
+      'RUNNING',
+      job({
+        state: 'SUCCEEDED',
+        chunks: { total: 10, pending: 0, running: 0, succeeded: 10, failed: 0, states: 'SSSSSSSSSS' },
+        run: { number: 2, manifestKey: 'manifests/J/run-2.json', chunks: '3,9', arrays: [] },
+      }),
+      ['JobsSucceeded=1', 'ChunksCompleted=2'],
     ],
     ['no state change', 'RUNNING', job({ state: 'RUNNING' }), []],
   ] as const)('%s', (_name, previous, next, expected) => {

@@ -1,3 +1,4 @@
+import { decodeIndexRanges } from '../chunk-plan.js';
 import type { Job } from '../job.js';
 import { JobState } from '../job-state.js';
 import { type MetricDatum, MetricDimension, MetricName } from './metrics.js';
@@ -8,7 +9,7 @@ import { type MetricDatum, MetricDimension, MetricName } from './metrics.js';
  *
  * - new job: JobsSubmitted
  * - → RUNNING: JobsStarted, QueueWaitTime (from the last time it entered QUEUED)
- * - → SUCCEEDED: JobsSucceeded, RunTime, ChunksCompleted (chunked jobs)
+ * - → SUCCEEDED: JobsSucceeded, RunTime, ChunksCompleted (chunked jobs: the chunks of the run that ended)
  * - → FAILED: JobsFailed, RunTime if it ran (JobsDeadLettered is counted when its dead letter is recorded)
  * - → RETRY_WAIT: JobsRetried, RunTime of the failed attempt
  * - → CANCELLED: JobsCancelled
@@ -55,12 +56,16 @@ export function transitionMetrics(previous: Job['state'] | undefined, job: Job):
     default:
       break;
   }
-  const { chunks } = job;
+  // Each chunk run is counted once, when it ends: only the chunks this run executed (a retry runs the failed ones).
+  const states = job.chunks?.states;
   if (
-    chunks &&
+    states &&
+    job.run &&
     (job.state === JobState.Succeeded || job.state === JobState.Failed || job.state === JobState.RetryWait)
   ) {
-    const completed = (chunks.succeeded ?? 0) + (chunks.failed ?? 0);
+    const indexes =
+      job.run.chunks !== undefined ? decodeIndexRanges(job.run.chunks) : Array.from(states, (_, i) => i);
+    const completed = indexes.filter((i) => states[i] === 'S' || states[i] === 'F').length;
     if (completed > 0)
       data.push({ name: MetricName.ChunksCompleted, unit: 'Count', value: completed, dimensions: byType });
   }
