@@ -144,6 +144,8 @@ async function readLogs(
   let current = job;
   for (;;) {
     const record = current.attempts.find((a) => a.attempt === attemptNumber);
+    // This attempt is over when the job moved on to a later attempt or finished.
+    const attemptOver = isTerminal(current.state) || current.attempt > attemptNumber;
     const page =
       record?.executorJobId !== undefined
         ? await reader.read({
@@ -155,10 +157,9 @@ async function readLogs(
             ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
             limit: query.limit,
             ...(query.tail ? { tail: true } : {}),
+            ...(attemptOver ? { final: true } : {}),
           })
         : { lines: [], found: false, ...(query.cursor ? { nextCursor: query.cursor } : {}) };
-    // This attempt is over when the job moved on to a later attempt or finished.
-    const attemptOver = isTerminal(current.state) || current.attempt > attemptNumber;
     const response: LogsResponse = {
       jobId: current.id,
       attempt: attemptNumber,

@@ -30,7 +30,7 @@ export class CloudWatchLogReader implements LogReader {
     this.#batch = options.batch;
   }
 
-  async location(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail'>): Promise<string | undefined> {
+  async location(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail' | 'final'>): Promise<string | undefined> {
     const target = await this.#target(query);
     return target ? cloudWatchLocation(target.group, target.stream) : undefined;
   }
@@ -71,7 +71,7 @@ export class CloudWatchLogReader implements LogReader {
   }
 
   async #target(
-    query: Omit<LogQuery, 'cursor' | 'limit' | 'tail'>,
+    query: Omit<LogQuery, 'cursor' | 'limit' | 'tail' | 'final'>,
   ): Promise<{ group: string; stream: string } | undefined> {
     const group = this.#groups[query.jobType];
     if (!group) return undefined;

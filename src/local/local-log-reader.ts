@@ -20,7 +20,7 @@ export class LocalLogReader implements LogReader {
     this.#dataDir = resolve(dataDir);
   }
 
-  async location(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail'>): Promise<string | undefined> {
+  async location(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail' | 'final'>): Promise<string | undefined> {
     return this.#file(query);
   }
 
@@ -50,10 +50,12 @@ export class LocalLogReader implements LogReader {
         await handle.close();
       }
     }
-    // Whole lines only: what follows the last newline is still being written.
+    // Whole lines only: what follows the last newline is still being written (unless the attempt is over and this
+    // read reached the end of the file: then it is the last line, without its newline).
     const lastNewline = buffer.lastIndexOf(0x0a);
     let complete = lastNewline >= 0 ? buffer.subarray(0, lastNewline + 1) : Buffer.alloc(0);
     if (lastNewline < 0 && length === MAX_PAGE_BYTES) complete = buffer; // one enormous line: cut it
+    if (query.final && start + length === size) complete = buffer;
     const tail = query.cursor === undefined && query.tail === true;
     // A tail window that starts inside the file may start mid-line: drop that partial first line.
     let skipFirst = tail && start > 0;
@@ -76,7 +78,7 @@ export class LocalLogReader implements LogReader {
     return { lines: page.map((l) => l.line), nextCursor: String(offset), location: file, found: true };
   }
 
-  #file(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail'>): string | undefined {
+  #file(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail' | 'final'>): string | undefined {
     const stream =
       query.chunk !== undefined
         ? localLogStream(query.jobId, `${query.executorJobId}:${query.chunk}`)

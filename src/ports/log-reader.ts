@@ -21,6 +21,11 @@ export interface LogQuery {
   readonly limit: number;
   /** The last `limit` lines instead of the first ones (ignored with a cursor). */
   readonly tail?: boolean;
+  /**
+   * The attempt is over, nothing more will be written: a last line without a newline is returned too (otherwise it
+   * waits for its newline, as a line still being written does).
+   */
+  readonly final?: boolean;
 }
 
 /** A page of log lines. `nextCursor` continues after the last line (and picks up lines written later). */
@@ -37,5 +42,5 @@ export interface LogPage {
 export interface LogReader {
   read(query: LogQuery): Promise<LogPage>;
   /** Where the log of an attempt (or chunk) lives, without reading it. */
-  location(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail'>): Promise<string | undefined>;
+  location(query: Omit<LogQuery, 'cursor' | 'limit' | 'tail' | 'final'>): Promise<string | undefined>;
 }

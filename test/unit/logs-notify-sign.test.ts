@@ -86,6 +86,16 @@ describe('LocalLogReader', () => {
     expect(third.nextCursor).toBe(second.nextCursor);
   });
 
+  it('returns the last line without a newline once the attempt is over (final), from a cursor or as a tail', async () => {
+    const reader = new LocalLogReader(dir);
+    const whole = await reader.read({ ...query, limit: 10, final: true });
+    expect(whole.lines.map((l) => l.message)).toEqual(['one', 'two', 'three', 'four without newline']);
+    const tail = await reader.read({ ...query, limit: 2, tail: true, final: true });
+    expect(tail.lines.map((l) => l.message)).toEqual(['three', 'four without newline']);
+    const rest = await reader.read({ ...query, limit: 10, cursor: tail.nextCursor, final: true });
+    expect(rest.lines).toEqual([]); // nothing twice
+  });
+
   it('tails, reads a chunk, and refuses streams outside the logs folder and bad cursors', async () => {
     const reader = new LocalLogReader(dir);
     expect((await reader.read({ ...query, limit: 2, tail: true })).lines.map((l) => l.message)).toEqual([

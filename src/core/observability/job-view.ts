@@ -1,7 +1,7 @@
 import type { LogLine, LogReader } from '../../ports/log-reader.js';
 import type { Catalog } from '../catalog.js';
 import type { Job } from '../job.js';
-import { JobState } from '../job-state.js';
+import { isTerminal, JobState } from '../job-state.js';
 import { type JobProgress, jobProgress } from './progress.js';
 import { detectStragglers, runOf, type Straggler } from './stragglers.js';
 
@@ -48,6 +48,7 @@ export async function jobView(
         ...(attempt.logStream ? { logStream: attempt.logStream } : {}),
         limit: LAST_LOG_LINES,
         tail: true,
+        final: attempt.attempt < job.attempt || isTerminal(job.state),
       });
       logs = {
         attempt: attempt.attempt,

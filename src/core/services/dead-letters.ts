@@ -81,6 +81,7 @@ export async function recordJobDeadLetter(deps: OffpeakDeps, job: Job): Promise<
           ...(attempt.logStream ? { logStream: attempt.logStream } : {}),
           limit: DEAD_LETTER_LOG_LINES,
           tail: true,
+          final: true, // the job failed for good: its last line counts even without a newline
         }),
         LOG_READ_TIMEOUT_MS,
       );
