@@ -200,7 +200,9 @@ describe('chunked jobs, end to end on the worker and the tracker', () => {
         );
         const usage = done.attempts.find((a) => a.attempt === done.attempt)?.usage;
         const cpu = recorded.reduce((sum, c) => sum + c.cpuSeconds, 0);
-        expect(usage?.cpuSeconds).toBeCloseTo(Math.round(cpu * 100) / 100, 5);
+        // Each write rounds to hundredths, so three chunks may differ from the exact sum by a few of them; a chunk
+        // counted twice would add a whole chunk's CPU.
+        expect(Math.abs((usage?.cpuSeconds ?? 0) - cpu)).toBeLessThanOrEqual(0.03);
         expect(cpu).toBeGreaterThan(0);
         const peak = Math.max(...recorded.map((c) => c.peakRssBytes)) / 1_048_576;
         expect(usage?.peakMemoryMiB).toBe(Math.round(peak * 10) / 10);
