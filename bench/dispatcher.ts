@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { createDocumentClient } from '../src/aws/clients.js';
 import { DynamoDeadLetterStore } from '../src/aws/dynamo-dead-letter-store.js';
@@ -23,6 +21,7 @@ import { ensureTable } from '../src/local/resources.js';
 import type { EventBus } from '../src/ports/event-bus.js';
 import type { ExecutionHandle, ExecutionRequest, Executor, ExecutorJob } from '../src/ports/executor.js';
 import type { Queue } from '../src/ports/queue.js';
+import { type Emulators, pool, startDynalite, writeItems } from './dynalite.js';
 import type { Benchmark } from './run.js';
 
 /**
@@ -100,38 +99,6 @@ export const dispatcherBenchmark: Benchmark = {
     return ok;
   },
 };
-
-/** Where the emulator listens, and the fake credentials it accepts. */
-interface Emulators {
-  readonly endpoints: { readonly dynamodb: string };
-  readonly region: string;
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
-  stop(): Promise<void>;
-}
-
-/**
- * dynalite in a child process (in memory): the dispatchers and the tracker then do not share one event loop with
- * the emulator, as they would not share a machine with DynamoDB.
- */
-async function startDynalite(): Promise<Emulators> {
-  const script =
-    "const d = require('dynalite')({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });" +
-    "d.listen(0, '127.0.0.1', () => console.log(d.address().port));";
-  const child: ChildProcess = spawn(process.execPath, ['-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-  const port = Number(chunk.toString().trim());
-  return {
-    endpoints: { dynamodb: `http://127.0.0.1:${port}` },
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    async stop() {
-      child.kill();
-      await once(child, 'exit');
-    },
-  };
-}
 
 interface Scenario {
   readonly title: string;
@@ -336,15 +303,7 @@ async function seed(
     };
     return toJobItem(job, 'fifo');
   });
-  const batches: Record<string, unknown>[][] = [];
-  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
-  await pool(batches, 8, async (batch) => {
-    let requests = batch.map((Item) => ({ PutRequest: { Item } }));
-    while (requests.length > 0) {
-      const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
-      requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
-    }
-  });
+  await writeItems(db, tableName, items);
 }
 
 interface RunResult {
@@ -483,15 +442,6 @@ function describeWrites(byCommand: ReadonlyMap<string, number>, jobs: number): s
     .sort(([, a], [, b]) => b - a)
     .map(([name, n]) => `${name.replace(/Command$/, '')} ${(n / jobs).toFixed(2)}`)
     .join(', ');
-}
-
-async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
 }
 
 function pad(cells: readonly string[]): string {

@@ -6,7 +6,8 @@
 import { chunkingBenchmark } from './chunking.js';
 import { dispatcherBenchmark } from './dispatcher.js';
 import { type Benchmark, runBenchmarks } from './run.js';
+import { statsBenchmark } from './stats.js';
 
-const benchmarks: readonly Benchmark[] = [dispatcherBenchmark, chunkingBenchmark];
+const benchmarks: readonly Benchmark[] = [dispatcherBenchmark, chunkingBenchmark, statsBenchmark];
 
 await runBenchmarks(benchmarks, process.argv.slice(2));
