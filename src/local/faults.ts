@@ -154,6 +154,11 @@ export class FaultInjector {
   readonly #statsFile: string | undefined;
   readonly #onCrash: (point: CrashPoint) => void;
   readonly #random: () => number;
+  /**
+   * One stream of dice per kind of fault, so the decisions about, say, executor calls do not shift with how many
+   * DynamoDB calls happened to come first: a seed then reproduces each kind's sequence.
+   */
+  readonly #dice: Readonly<Record<DiceKind, () => number>>;
   readonly #stats: FaultStats;
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
@@ -162,7 +167,11 @@ export class FaultInjector {
     this.config = FaultConfigSchema.parse(config);
     this.#log = options.log;
     this.#statsFile = options.statsFile;
-    this.#random = mulberry32(this.config.seed ?? Math.floor(Math.random() * 2 ** 31));
+    const seed = this.config.seed ?? Math.floor(Math.random() * 2 ** 31);
+    this.#random = mulberry32(seed);
+    this.#dice = Object.fromEntries(
+      DICE_KINDS.map((kind, i) => [kind, mulberry32(seed + (i + 1) * 0x9e3779b9)]),
+    ) as Record<DiceKind, () => number>;
     this.#stats = { ...emptyStats(), ...readStats(options.statsFile) };
     this.#onCrash =
       options.onCrash ??
@@ -205,7 +214,10 @@ export class FaultInjector {
     if (this.config.dynamoThrottle > 0) {
       clients.dynamodb.middlewareStack.add(
         (next, context) => async (args) => {
-          if (DYNAMO_WRITES.has(context.commandName ?? '') && this.#roll(this.config.dynamoThrottle)) {
+          if (
+            DYNAMO_WRITES.has(context.commandName ?? '') &&
+            this.#roll('dynamo', this.config.dynamoThrottle)
+          ) {
             this.#count('dynamoThrottled');
             throw new ProvisionedThroughputExceededException({
               message: 'Rate of requests exceeds the allowed throughput (injected fault)',
@@ -220,7 +232,7 @@ export class FaultInjector {
     if (this.config.sqsThrottle > 0) {
       clients.sqs.middlewareStack.add(
         (next) => async (args) => {
-          if (this.#roll(this.config.sqsThrottle)) {
+          if (this.#roll('sqs', this.config.sqsThrottle)) {
             this.#count('sqsThrottled');
             throw Object.assign(new Error('Request is throttled (injected fault)'), {
               name: 'RequestThrottled',
@@ -240,7 +252,7 @@ export class FaultInjector {
     const p = this.config.batchThrottle;
     if (p <= 0) return executor;
     const gate = (call: string) => {
-      if (this.#roll(p)) {
+      if (this.#roll('batch', p)) {
         this.#count('batchThrottled');
         throw new RetryableError('TooManyRequestsException', `Too Many Requests: ${call} (injected fault)`);
       }
@@ -270,7 +282,7 @@ export class FaultInjector {
    * never happens) or a delivery delay in seconds (0–2 when shuffling, so events overtake each other).
    */
   eventDelivery(): { readonly drop: true } | { readonly drop: false; readonly delaySeconds?: number } {
-    if (this.config.dropEvents > 0 && this.#roll(this.config.dropEvents)) {
+    if (this.config.dropEvents > 0 && this.#roll('events', this.config.dropEvents)) {
       this.#count('eventsDropped');
       return { drop: true };
     }
@@ -306,7 +318,7 @@ export class FaultInjector {
     const points = new Set<CrashPoint>(crash.points);
     return {
       reached: (point) => {
-        if (!points.has(point) || !this.#roll(crash.probability)) return;
+        if (!points.has(point) || !this.#roll('crash', crash.probability)) return;
         this.#count('crashes');
         this.#onCrash(point);
       },
@@ -330,8 +342,8 @@ export class FaultInjector {
     this.flush();
   }
 
-  #roll(probability: number): boolean {
-    return probability > 0 && this.#random() < probability;
+  #roll(kind: DiceKind, probability: number): boolean {
+    return probability > 0 && this.#dice[kind]() < probability;
   }
 
   #count(key: keyof FaultStats, n = 1): void {
@@ -355,6 +367,9 @@ function readStats(file: string | undefined): Partial<FaultStats> {
     return {};
   }
 }
+
+const DICE_KINDS = ['dynamo', 'sqs', 'batch', 'events', 'crash'] as const;
+type DiceKind = (typeof DICE_KINDS)[number];
 
 /** A small, fast, seedable PRNG (Mulberry32): reproducible fault dice. */
 function mulberry32(seed: number): () => number {

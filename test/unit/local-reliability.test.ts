@@ -131,6 +131,30 @@ describe('FaultInjector', () => {
     expect(dropped).toBeLessThan(500);
   });
 
+  it('keeps one stream of dice per fault kind: other faults rolled in between do not change which calls fail', async () => {
+    const throttled = async (interleave: boolean) => {
+      const injector = new FaultInjector(
+        { batchThrottle: 0.3, dropEvents: 0.5, seed: 5 },
+        { log: silentLog },
+      );
+      const executor = injector.wrapExecutor(new RecordingExecutor());
+      const outcomes: boolean[] = [];
+      for (let i = 0; i < 30; i++) {
+        if (interleave) for (let j = 0; j < i % 4; j++) injector.eventDelivery();
+        outcomes.push(
+          await executor.describe(['x']).then(
+            () => false,
+            () => true,
+          ),
+        );
+      }
+      return outcomes;
+    };
+    const alone = await throttled(false);
+    expect(alone.some(Boolean)).toBe(true);
+    expect(await throttled(true)).toEqual(alone);
+  });
+
   it('throttles executor calls with a retryable TooManyRequestsException', async () => {
     const injector = new FaultInjector({ batchThrottle: 1, seed: 1 }, { log: silentLog });
     const executor = injector.wrapExecutor(new RecordingExecutor());
