@@ -131,7 +131,34 @@ export const fastRepairSettings: Partial<Settings> = {
   staleActiveMs: 3_000,
   effectsGraceMs: 2_000,
   waitingCheckMs: 2_000,
+  // A counter still this long is recounted from its holders (2 minutes on AWS): longer than any acquire or release
+  // in flight in the local service, even a throttled one retrying with backoff.
+  slotRecountSettleMs: 20_000,
 };
+
+/**
+ * Once every job ended nothing holds a slot: waits until every queue's counter says so. A counter left high (a
+ * release lost to a crash or to throttling that outlasted its retries; a stuck submit requeued without knowing which
+ * slots it took) is corrected by the reconciler's recount once it has been still for `slotRecountSettleMs` — the
+ * promise is exact counters at rest, so the run waits for the recount rather than for luck. Returns on timeout too:
+ * the final check then reports the counters as they are.
+ */
+export async function waitSlotsAtRest(url: () => string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const base = url();
+    if (base) {
+      try {
+        const response = await fetch(`${base}/queues`);
+        const { items } = (await response.json()) as { items: { concurrency: { used: number } }[] };
+        if (items.every((q) => q.concurrency.used === 0)) return;
+      } catch {
+        // down for a moment (a restart): poll again
+      }
+    }
+    await pause(250);
+  }
+}
 
 /** What the local service child (test/support/service-child.ts) is started with. */
 export interface ServiceChildOptions {
@@ -627,6 +654,7 @@ async function drive(
     await submitting;
     while (!service.running) await pause(50);
     await waitAllTerminal(url, plan.length, scenario.settleMs ?? 180_000);
+    await waitSlotsAtRest(url, (fastRepairSettings.slotRecountSettleMs ?? 0) + 15_000);
   } finally {
     stopping = true;
     await keeper;
