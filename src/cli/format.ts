@@ -1,3 +1,4 @@
+import { type ChunkCellState, chunkCells } from '../core/observability/chunk-cells.js';
 import type { JobProgress } from '../core/observability/progress.js';
 
 /** Colours, off when not a TTY or with NO_COLOR / --no-color. */
@@ -69,11 +70,11 @@ export function progressLine(progress: JobProgress | undefined): string {
 }
 
 /** Glyph and urgency of each chunk state character (`Job.chunks.states`). */
-const CHUNK_GLYPHS: Readonly<Record<string, { glyph: string; rank: number }>> = {
-  S: { glyph: '█', rank: 0 },
-  '.': { glyph: '·', rank: 1 },
-  R: { glyph: '▒', rank: 2 },
-  F: { glyph: '✗', rank: 3 },
+const CHUNK_GLYPHS: Readonly<Record<ChunkCellState, string>> = {
+  succeeded: '█',
+  pending: '·',
+  running: '▒',
+  failed: '✗',
 };
 
 /**
@@ -84,18 +85,7 @@ const CHUNK_GLYPHS: Readonly<Record<string, { glyph: string; rank: number }>> = 
 export function chunkGrid(chunks: { readonly states: string } | undefined, width = 40): string | undefined {
   const states = chunks?.states;
   if (!chunks || !states) return undefined;
-  const per = Math.ceil(states.length / Math.min(width, states.length));
-  const cells: string[] = [];
-  for (let start = 0; start < states.length; start += per) {
-    let worst = CHUNK_GLYPHS['.']!;
-    let first = true;
-    for (const c of states.slice(start, start + per)) {
-      const state = CHUNK_GLYPHS[c] ?? CHUNK_GLYPHS['.']!;
-      if (first || state.rank > worst.rank) worst = state;
-      first = false;
-    }
-    cells.push(worst.glyph);
-  }
+  const cells = chunkCells(states, width).map((cell) => CHUNK_GLYPHS[cell.state]);
   const count = (c: string) => states.split(c).length - 1;
   return `${cells.join('')}  ${count('S')} ok, ${count('F')} failed, ${count('R')} running, ${count('.')} waiting`;
 }

@@ -1,4 +1,5 @@
 import { isTerminal } from '../../../src/core/job-state.js';
+import { type ChunkCellState, chunkCells } from '../../../src/core/observability/chunk-cells.js';
 import type { JobView } from '../../../src/core/observability/job-view.js';
 import type { LogLine } from '../../../src/ports/log-reader.js';
 import { badge, duration, errorBox, progressBar, table, type View, when } from '../common.js';
@@ -253,12 +254,12 @@ function kv(label: string, value: string | HTMLElement) {
   return [h('dt', {}, label), h('dd', {}, value)];
 }
 
-/** What a chunk state character means (`Job.chunks.states`: one character per chunk). */
-const CHUNK_STATES: Readonly<Record<string, { cls: string; label: string; rank: number }>> = {
-  S: { cls: 'ok', label: 'succeeded', rank: 0 },
-  '.': { cls: '', label: 'pending', rank: 1 },
-  R: { cls: 'running', label: 'running', rank: 2 },
-  F: { cls: 'failed', label: 'failed', rank: 3 },
+/** The CSS class of each cell state (pending cells are plain). */
+const CHUNK_CLASSES: Readonly<Record<ChunkCellState, string>> = {
+  succeeded: 'ok',
+  pending: '',
+  running: 'running',
+  failed: 'failed',
 };
 
 /**
@@ -268,22 +269,12 @@ const CHUNK_STATES: Readonly<Record<string, { cls: string; label: string; rank: 
 function chunkGrid(job: JobView): HTMLElement | null {
   const states = job.chunks?.states;
   if (!states || states.length === 0) return null;
-  const cells = Math.min(2_000, states.length);
-  const per = Math.ceil(states.length / cells);
-  const groups = Math.ceil(states.length / per);
   return h(
     'div',
     { class: 'chunks', 'data-testid': 'chunk-grid', title: `${states.length} chunks` },
-    Array.from({ length: groups }, (_, g) => {
-      const group = states.slice(g * per, (g + 1) * per);
-      let worst = CHUNK_STATES[group[0] ?? '.'] ?? CHUNK_STATES['.']!;
-      for (const c of group) {
-        const state = CHUNK_STATES[c];
-        if (state && state.rank > worst.rank) worst = state;
-      }
-      const first = g * per;
-      const name = per === 1 ? `chunk ${first}` : `chunks ${first}–${first + group.length - 1}`;
-      return h('i', { class: worst.cls, title: `${name}: ${worst.label}`, 'data-chunk-state': worst.label });
+    chunkCells(states, 2_000).map(({ state, first, count }) => {
+      const name = count === 1 ? `chunk ${first}` : `chunks ${first}–${first + count - 1}`;
+      return h('i', { class: CHUNK_CLASSES[state], title: `${name}: ${state}`, 'data-chunk-state': state });
     }),
   );
 }
